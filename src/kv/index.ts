@@ -1,0 +1,1 @@
+export { KvCache, type KvShape } from './kv-cache.js';
