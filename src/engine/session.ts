@@ -1,0 +1,262 @@
+/**
+ * Session: one model, one onnxruntime session, and the operations kvwire needs on a KV cache.
+ *
+ *   const session = await Session.create(loadModel(dir));
+ *   const { cache, logits } = await session.prefill(tokens);             // full KvCache out
+ *   const seq = session.inject(cache.gather(kept), { nextPosition: T }); // a sparse cache in
+ *   await seq.append(question); const { tokens } = await seq.generate({ maxTokens: 32 });
+ *   session.dispose();
+ *
+ * Every call takes explicit positions (default: continuing after the cache), so a cache whose
+ * positions are any increasing subset of 0..T-1 decodes exactly as if the dropped tokens were
+ * hidden by the attention mask. `attentionRows` returns softmax probabilities of chosen query
+ * rows over every cached key, per layer and head, from the same forward pass.
+ * session.run blocks the thread it runs on; use WorkerSession (worker.ts) to keep a server responsive.
+ */
+import { KvwireError, ensure } from '../errors.js';
+import { KvCache } from '../kv/index.js';
+import { type ModelConfig, type ModelSpec, ropeInverseFrequencies } from '../model/index.js';
+import { buildDecoderGraph } from './graph.js';
+import { attentionBias, ropeTables } from './inputs.js';
+import { KvBuffer } from './kv-buffer.js';
+import { createOrtSession, ort, type OrtOptions } from './ort.js';
+import { createSampler, type SamplingOptions } from './sampling.js';
+
+export type SessionOptions = OrtOptions;
+
+/** Softmax attention of chosen query rows over all keys, per layer: probs[l] is (heads, A, T). */
+export interface AttentionProbs {
+  /** Positions of the query rows (A). */
+  queryPositions: number[];
+  /** Positions of the keys (T): the past cache followed by the new tokens. */
+  keyPositions: Int32Array;
+  probs: Float32Array[];
+}
+
+export interface ForwardOptions {
+  /** Positions of the new tokens; default: consecutive, after the past's next position. */
+  positions?: ArrayLike<number>;
+  /** Rows (indices into the new tokens) to return logits for; default: the last. */
+  logitRows?: number[];
+  /** Rows (indices into the new tokens) to return attention probabilities for; default: none. */
+  attentionRows?: number[];
+  /**
+   * Indices into the past cache that the new tokens must not attend to. Evaluating a selection
+   * this way equals injecting the gathered cache (a cache law the tests check).
+   */
+  hiddenKeys?: ArrayLike<number>;
+}
+
+export interface PrefillOptions extends Omit<ForwardOptions, 'logitRows'> {
+  /** Cache of earlier tokens to continue from (it is not modified). */
+  past?: KvCache;
+  /** 'last' (default) or 'all' rows of logits. */
+  logits?: 'last' | 'all';
+}
+
+export interface PrefillResult {
+  /** (R, vocab) logits for the last row, or for every row with `logits: 'all'`. */
+  logits: Float32Array;
+  /** The full cache: past followed by the new tokens. */
+  cache: KvCache;
+  attention?: AttentionProbs;
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  sampling?: SamplingOptions;
+  /** Token ids that end generation (not included in the output); default: the model's EOS ids. */
+  stop?: readonly number[];
+  /** Called with each new token as it is chosen. */
+  onToken?: (token: number) => void;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  stopReason: 'stop' | 'length';
+  /** Milliseconds spent in forward passes for the generated tokens (after the first). */
+  decodeMs: number;
+}
+
+export class Session {
+  readonly spec: ModelSpec;
+  readonly config: ModelConfig;
+  private readonly ortSession: ort.InferenceSession;
+  private readonly invFreq: Float32Array;
+
+  private constructor(spec: ModelSpec, ortSession: ort.InferenceSession) {
+    this.spec = spec;
+    this.config = spec.config;
+    this.ortSession = ortSession;
+    this.invFreq = ropeInverseFrequencies(spec.config);
+  }
+
+  static async create(spec: ModelSpec, options: SessionOptions = {}): Promise<Session> {
+    return new Session(spec, await createOrtSession(buildDecoderGraph(spec), options));
+  }
+
+  get kvShape() {
+    return { layers: this.config.layers, kvHeads: this.config.kvHeads, headDim: this.config.headDim };
+  }
+
+  /** Runs the model on new tokens after `past` (appending their K/V to it) and returns logits and attention. */
+  async forward(tokens: ArrayLike<number>, past: KvBuffer, options: ForwardOptions = {}): Promise<{ logits: Float32Array; attention?: AttentionProbs }> {
+    const c = this.config;
+    const S = tokens.length;
+    ensure(S > 0, 'BAD_ARGUMENT', 'forward needs at least one token');
+    for (let i = 0; i < S; i++) {
+      ensure(Number.isInteger(tokens[i]) && tokens[i] >= 0 && tokens[i] < c.vocabSize, 'BAD_ARGUMENT',
+        `token ${i} has id ${tokens[i]}, outside the model's vocabulary 0..${c.vocabSize - 1}`);
+    }
+    const next = past.length ? past.positions[past.length - 1] + 1 : 0;
+    const positions = options.positions ? Array.from(options.positions) : Array.from({ length: S }, (_, i) => next + i);
+    ensure(positions.length === S, 'BAD_ARGUMENT', `${positions.length} positions given for ${S} tokens`);
+    for (let i = 0; i < S; i++) {
+      const prev = i === 0 ? next - 1 : positions[i - 1];
+      ensure(Number.isInteger(positions[i]) && positions[i] > prev, 'BAD_ARGUMENT',
+        `positions must increase and follow the cache (which ends at ${next - 1}); position ${i} is ${positions[i]}`);
+    }
+    const logitRows = options.logitRows ?? [S - 1];
+    const attentionRows = options.attentionRows ?? [];
+    for (const r of [...logitRows, ...attentionRows]) {
+      ensure(Number.isInteger(r) && r >= 0 && r < S, 'BAD_ARGUMENT', `row ${r} is outside the ${S} new tokens`);
+    }
+    const P = past.length;
+    const keyPositions = new Int32Array(P + S);
+    keyPositions.set(past.positions);
+    keyPositions.set(positions, P);
+    const bias = attentionBias(positions, keyPositions, c.slidingWindow);
+    for (const j of Array.from(options.hiddenKeys ?? [])) {
+      ensure(Number.isInteger(j) && j >= 0 && j < P, 'BAD_ARGUMENT', `hidden key ${j} is outside the past cache of ${P} tokens`);
+      for (let i = 0; i < S; i++) bias[i * (P + S) + j] = -Infinity;
+    }
+    const { cos, sin } = ropeTables(c, positions, this.invFreq);
+    const D = c.headDim;
+    const KV = c.kvHeads;
+    const i64 = (xs: ArrayLike<number>) => new ort.Tensor('int64', BigInt64Array.from(Array.from(xs), BigInt), [xs.length]);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: i64(tokens),
+      rope_cos: new ort.Tensor('float32', cos, [S, D]),
+      rope_sin: new ort.Tensor('float32', sin, [S, D]),
+      attn_bias: new ort.Tensor('float32', bias, [S, P + S]),
+      logit_rows: i64(logitRows),
+      attn_rows: i64(attentionRows),
+    };
+    const fetches = ['logits'];
+    for (let l = 0; l < c.layers; l++) {
+      feeds[`past_key.${l}`] = new ort.Tensor('float32', past.keyView(l), [P, KV, D]);
+      feeds[`past_value.${l}`] = new ort.Tensor('float32', past.valueView(l), [P, KV, D]);
+      fetches.push(`key.${l}`, `value.${l}`);
+      if (attentionRows.length) fetches.push(`attn.${l}`);
+    }
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.ortSession.run(feeds, fetches);
+    } catch (cause) {
+      throw new KvwireError('ENGINE', `onnxruntime failed on a forward of ${S} tokens after ${P}: ${(cause as Error).message}`, { cause });
+    }
+    const data = (name: string) => out[name].data as Float32Array;
+    past.append(Array.from({ length: c.layers }, (_, l) => data(`key.${l}`)),
+      Array.from({ length: c.layers }, (_, l) => data(`value.${l}`)), positions, Array.from(tokens));
+    const attention = attentionRows.length
+      ? { queryPositions: attentionRows.map((r) => positions[r]), keyPositions, probs: Array.from({ length: c.layers }, (_, l) => data(`attn.${l}`)) }
+      : undefined;
+    return { logits: data('logits'), attention };
+  }
+
+  /** Encodes `tokens` (after `past`, if given) and returns logits and the full cache. */
+  async prefill(tokens: ArrayLike<number>, options: PrefillOptions = {}): Promise<PrefillResult> {
+    const past = options.past;
+    if (past) this.checkCache(past);
+    const buffer = past ? KvBuffer.fromCache(past, tokens.length) : new KvBuffer(this.kvShape, tokens.length);
+    const logitRows = options.logits === 'all' ? Array.from({ length: tokens.length }, (_, i) => i) : undefined;
+    const { logits, attention } = await this.forward(tokens, buffer, { ...options, logitRows });
+    return { logits, cache: buffer.toCache(), attention };
+  }
+
+  /**
+   * Starts a sequence from an existing cache (a copy is taken), continuing at `nextPosition`
+   * (default: one past the cache's last position). A sparse cache passes the original length T
+   * so the continuation keeps its original positions.
+   */
+  inject(cache: KvCache, options: { nextPosition?: number } = {}): Sequence {
+    this.checkCache(cache);
+    const next = options.nextPosition ?? cache.nextPosition;
+    ensure(Number.isInteger(next) && next >= cache.nextPosition, 'BAD_ARGUMENT',
+      `nextPosition ${next} must be an integer >= ${cache.nextPosition}, one past the cache's last position`);
+    return new Sequence(this, KvBuffer.fromCache(cache), next);
+  }
+
+  /** A fresh, empty sequence. */
+  sequence(): Sequence {
+    return new Sequence(this, new KvBuffer(this.kvShape), 0);
+  }
+
+  /** Prefills `prompt` (after `past`, if given) and generates from it. */
+  async generate(prompt: ArrayLike<number>, options: GenerateOptions & { past?: KvCache; nextPosition?: number }): Promise<GenerateResult & { cache: KvCache }> {
+    const seq = options.past ? this.inject(options.past, options) : this.sequence();
+    await seq.append(prompt);
+    const result = await seq.generate(options);
+    return { ...result, cache: seq.cache() };
+  }
+
+  /** Throws CACHE_MISMATCH unless `cache` has this model's layout. */
+  checkCache(cache: KvCache): void {
+    const s = this.kvShape;
+    if (cache.layers !== s.layers || cache.kvHeads !== s.kvHeads || cache.headDim !== s.headDim) {
+      throw new KvwireError('CACHE_MISMATCH',
+        `cache has layers/kvHeads/headDim ${cache.layers}/${cache.kvHeads}/${cache.headDim}, but the model needs ${s.layers}/${s.kvHeads}/${s.headDim}`);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.ortSession.release();
+  }
+}
+
+/** A decoding sequence over a growing cache: append tokens, generate, read the cache. */
+export class Sequence {
+  private lastLogits: Float32Array | null = null;
+
+  constructor(private readonly session: Session, private readonly buffer: KvBuffer, private nextPosition: number) {}
+
+  get length(): number {
+    return this.buffer.length;
+  }
+
+  /** Appends tokens at the next positions; returns the last row's logits (and attention, if asked). */
+  async append(tokens: ArrayLike<number>, options: { attentionRows?: number[]; logits?: 'last' | 'all' } = {}): Promise<{ logits: Float32Array; attention?: AttentionProbs }> {
+    const positions = Array.from({ length: tokens.length }, (_, i) => this.nextPosition + i);
+    const logitRows = options.logits === 'all' ? positions.map((_, i) => i) : undefined;
+    const result = await this.session.forward(tokens, this.buffer, { positions, logitRows, attentionRows: options.attentionRows });
+    this.nextPosition += tokens.length;
+    const V = this.session.config.vocabSize;
+    this.lastLogits = result.logits.subarray(result.logits.length - V);
+    return result;
+  }
+
+  async generate(options: GenerateOptions): Promise<GenerateResult> {
+    ensure(Number.isInteger(options.maxTokens) && options.maxTokens >= 0, 'BAD_ARGUMENT', `maxTokens must be an integer >= 0, got ${options.maxTokens}`);
+    if (!this.lastLogits) throw new KvwireError('BAD_ARGUMENT', 'generate needs logits: append at least one token to the sequence first');
+    const sample = createSampler(options.sampling);
+    const stop = new Set(options.stop ?? this.session.config.eosTokenIds);
+    const tokens: number[] = [];
+    let decodeMs = 0;
+    while (tokens.length < options.maxTokens) {
+      const next = sample(this.lastLogits);
+      if (stop.has(next)) return { tokens, stopReason: 'stop', decodeMs };
+      tokens.push(next);
+      options.onToken?.(next);
+      if (tokens.length === options.maxTokens) break;
+      const t0 = performance.now();
+      await this.append([next]);
+      decodeMs += performance.now() - t0;
+    }
+    return { tokens, stopReason: 'length', decodeMs };
+  }
+
+  /** The sequence's cache so far, head-major (a copy). */
+  cache(): KvCache {
+    return this.buffer.toCache();
+  }
+}
