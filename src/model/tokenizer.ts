@@ -47,6 +47,8 @@ export function loadHfTokenizer(file: string, configFile: string | null, ids: { 
     return text === undefined ? null : tok.token_to_id(text) ?? null;
   };
   const bosId = ids.bos ?? special('bos_token');
+  const modelUnk = (json.model as { unk_token?: unknown } | undefined)?.unk_token;
+  const unkId = typeof modelUnk === 'string' ? tok.token_to_id(modelUnk) ?? null : special('unk_token');
   const eosIds = ids.eos.length ? ids.eos : [special('eos_token')].filter((e): e is number => e !== null);
   return {
     bosId,
@@ -54,7 +56,12 @@ export function loadHfTokenizer(file: string, configFile: string | null, ids: { 
     size,
     digest: createHash('sha256').update(bytes).digest('hex'),
     encode(text, options = {}) {
-      const ids = tok.encode(text, { add_special_tokens: false }).ids;
+      const ids: number[] = tok.encode(text, { add_special_tokens: false }).ids;
+      // Some word-level vocabularies yield no id for unknown words; use <unk> or say so.
+      if (ids.some((id: number | undefined) => id === undefined)) {
+        if (unkId === null) throw new KvwireError('BAD_ARGUMENT', `${file}: the tokenizer has no id for part of the text and no unknown token`);
+        for (let i = 0; i < ids.length; i++) if (ids[i] === undefined) ids[i] = unkId;
+      }
       return options.addBos && bosId !== null ? [bosId, ...ids] : ids;
     },
     decode(ids) {
