@@ -2,3 +2,4 @@ export { Session, Sequence, type SessionOptions, type ForwardOptions, type Prefi
   type GenerateOptions, type GenerateResult, type AttentionProbs } from './session.js';
 export { createSampler, argmax, seededRandom, type SamplingOptions } from './sampling.js';
 export { buildDecoderGraph } from './graph.js';
+export { WorkerSession, RemoteSequence } from './worker.js';

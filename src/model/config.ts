@@ -89,6 +89,7 @@ export function parseHfConfig(raw: Record<string, unknown>, file: string): Model
     throw new KvwireError('BAD_CONFIG', `${file}: head_dim ${headDim} must be an even integer`, { path: file });
   }
   const { theta, scaling } = parseRope(raw, file);
+  if (raw.mlp_bias === true) throw new KvwireError('BAD_CONFIG', `${file}: mlp_bias=true is not supported`, { path: file });
   const attentionBias = raw.attention_bias === true;
   const usesWindow = family === 'mistral' || raw.use_sliding_window === true;
   const window = usesWindow && typeof raw.sliding_window === 'number' ? raw.sliding_window : null;
