@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** The `kvwire` command: a table of subcommands, each in commands/<name>.ts. */
+import { demoCommand, demoHelp } from './commands/demo.js';
+import { generateCommand, generateHelp } from './commands/generate.js';
+import { infoCommand, infoHelp } from './commands/info.js';
+import { reportError } from './errors.js';
+
+interface Command {
+  run: (argv: string[]) => Promise<number>;
+  summary: string;
+  help: string;
+}
+
+const commands: Record<string, Command> = {
+  demo: { run: demoCommand, summary: 'hand a KV cache from one session to another and compare with re-prefill', help: demoHelp },
+  generate: { run: generateCommand, summary: 'continue a prompt with a model', help: generateHelp },
+  info: { run: infoCommand, summary: 'show a checkpoint\'s architecture and fingerprint', help: infoHelp },
+};
+
+const usage = `kvwire <command> [options]
+
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+
+Run 'kvwire <command> --help' for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`kvwire: unknown command "${name}"\n\n${usage}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
