@@ -42,10 +42,16 @@ export class WorkerSession {
   /** Loads the model at `path` inside a new worker and builds its session there. */
   static async create(path: string, options: { load?: LoadOptions; session?: SessionOptions } = {}): Promise<WorkerSession> {
     const worker = new Worker(new URL('./worker-host.js', import.meta.url), { workerData: { path, ...options } });
-    const ready = await new Promise<{ config: ModelConfig; fingerprint: ModelFingerprint }>((resolve, reject) => {
-      worker.once('message', (m) => (m.error ? reject(revive(m.error)) : resolve(m.ready)));
-      worker.once('error', reject);
-    });
+    let ready: { config: ModelConfig; fingerprint: ModelFingerprint };
+    try {
+      ready = await new Promise((resolve, reject) => {
+        worker.once('message', (m) => (m.error ? reject(revive(m.error)) : resolve(m.ready)));
+        worker.once('error', reject);
+      });
+    } catch (e) {
+      await worker.terminate(); // a worker that failed to load must not keep the process alive
+      throw e;
+    }
     const session = new WorkerSession(worker, ready.config, ready.fingerprint);
     worker.on('message', (m: { id: number; result?: unknown; error?: SerializedError }) => {
       const p = session.pending.get(m.id);
