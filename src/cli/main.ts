@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** The `kvwire` command: a table of subcommands, each in commands/<name>.ts. */
 import { demoCommand, demoHelp } from './commands/demo.js';
+import { evalCommand, evalHelp } from './commands/eval.js';
 import { generateCommand, generateHelp } from './commands/generate.js';
 import { infoCommand, infoHelp } from './commands/info.js';
+import { TASKS_USAGE as tasksHelp, tasksCommand } from './commands/tasks.js';
 import { reportError } from './errors.js';
 
 interface Command {
@@ -14,7 +16,9 @@ interface Command {
 const commands: Record<string, Command> = {
   demo: { run: demoCommand, summary: 'hand a KV cache from one session to another and compare with re-prefill', help: demoHelp },
   generate: { run: generateCommand, summary: 'continue a prompt with a model', help: generateHelp },
+  eval: { run: evalCommand, summary: 'task accuracy of a model with its full cache, with a 95% interval', help: evalHelp },
   info: { run: infoCommand, summary: 'show a checkpoint\'s architecture and fingerprint', help: infoHelp },
+  tasks: { run: (argv) => tasksCommand(argv), summary: 'list the task suite, or export a split as JSONL', help: tasksHelp },
 };
 
 const usage = `kvwire <command> [options]

@@ -69,6 +69,8 @@ export interface GenerateOptions {
   stop?: readonly number[];
   /** Called with each new token as it is chosen. */
   onToken?: (token: number) => void;
+  /** Ends generation after a token when it returns true (e.g. the decoded text has a newline). */
+  until?: (tokens: readonly number[]) => boolean;
 }
 
 export interface GenerateResult {
@@ -247,6 +249,7 @@ export class Sequence {
       if (stop.has(next)) return { tokens, stopReason: 'stop', decodeMs };
       tokens.push(next);
       options.onToken?.(next);
+      if (options.until?.(tokens)) return { tokens, stopReason: 'stop', decodeMs };
       if (tokens.length === options.maxTokens) break;
       const t0 = performance.now();
       await this.append([next]);
