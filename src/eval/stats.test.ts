@@ -12,6 +12,6 @@ test('Wilson interval matches known values', () => {
   close(ci.low, 0);
   close(ci.high, 0.2775);
   ci = wilsonInterval(500, 500);
-  assert.equal(ci.high, 1);
+  close(ci.high, 1);
   close(ci.low, 0.99238);
 });
