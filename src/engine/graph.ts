@@ -13,6 +13,11 @@
  * for the requested rows, since the lm_head of a large vocabulary costs more than a layer. Position
  * ids enter through rope_cos/rope_sin and attn_bias, both computed by the caller from explicit
  * positions, so a sparse or injected cache keeps its original positions.
+ *
+ * Decoding one token runs every op of every layer, and an op costs a few microseconds of dispatch
+ * and thread synchronisation whatever its size, so per layer the graph fuses what it can without
+ * changing any dot product: q, k and v come from one Gemm, gate and up from another, RoPE rotates
+ * q and k together, and the 1/sqrt(headDim) attention scale is folded into q's weights.
  */
 import type { ModelSpec } from '../model/index.js';
 import type { GraphDef, InitializerDef, NodeDef } from './onnx/model-proto.js';
@@ -21,8 +26,9 @@ export const OPSET = 23; // RMSNormalization (23), Gelu with approximate (20), S
 
 export function buildDecoderGraph(spec: ModelSpec): GraphDef {
   const c = spec.config;
-  const { heads: H, kvHeads: KV, headDim: D, hiddenSize } = c;
+  const { heads: H, kvHeads: KV, headDim: D, hiddenSize, intermediateSize: I } = c;
   const G = H / KV;
+  const scale = Math.fround(1 / Math.sqrt(D));
   const nodes: NodeDef[] = [];
   const inits: InitializerDef[] = [];
   let counter = 0;
@@ -31,91 +37,105 @@ export function buildDecoderGraph(spec: ModelSpec): GraphDef {
     nodes.push({ op: type, inputs, outputs: [out], attrs });
     return out;
   };
+  const split = (x: string, axis: number, sizes: number[], outs = sizes.map(() => tmp('part'))): string[] => {
+    nodes.push({ op: 'Split', inputs: [x, constInts(`split_${sizes.join('_')}`, sizes)], outputs: outs, attrs: { axis } });
+    return outs;
+  };
   const weight = (name: string, dims: number[], data: Float32Array): string => {
     inits.push({ name, dtype: 'float', dims, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
     return name;
   };
   const w = (name: string) => spec.weights.get(name)!;
+  const known = new Set<string>();
   const constInts = (name: string, values: number[]) => {
+    if (known.has(name)) return name;
+    known.add(name);
     const data = new BigInt64Array(values.map(BigInt));
     inits.push({ name, dtype: 'int64', dims: [values.length], data: new Uint8Array(data.buffer) });
     return name;
   };
-  const constFloat = (name: string, value: number) => weight(name, [], Float32Array.of(value));
+  const concat = (parts: Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  };
+  const scaled = (x: Float32Array) => x.map((v) => v * scale);
   // RMSNorm weights: gemma multiplies by (1 + w); fold it once here, in float32 like the reference.
-  const normWeight = (name: string) => {
-    const src = w(name);
-    return weight(name, [src.length], c.normOffset ? src.map((x) => Math.fround(1 + x)) : src);
-  };
-  const rms = (x: string, name: string) => op('RMSNormalization', [x, normWeight(name)], { axis: -1, epsilon: { float: c.rmsEps } });
+  const normValues = (name: string) => (c.normOffset ? w(name).map((x) => Math.fround(1 + x)) : w(name));
+  const rms = (x: string, scaleName: string) => op('RMSNormalization', [x, scaleName], { axis: -1, epsilon: { float: c.rmsEps } });
   // x (S, in) @ W^T (+ b), with W (out, in) as torch stores it: Gemm's transB avoids a transposed copy.
-  const linear = (x: string, name: string, out: number, bias: boolean) => {
-    const W = w(`${name}.weight`);
-    const inputs = [x, weight(`${name}.weight`, [out, W.length / out], W)];
-    if (bias) inputs.push(weight(`${name}.bias`, [out], w(`${name}.bias`)));
-    return op('Gemm', inputs, { transB: 1 });
-  };
+  const gemm = (x: string, W: string, b?: string) => op('Gemm', b ? [x, W, b] : [x, W], { transB: 1 });
 
-  const shapeQ = constInts('shape_heads', [-1, H, D]);
-  const shapeKV = constInts('shape_kv_heads', [-1, KV, D]);
+  const shapeQKV = constInts('shape_qkv', [-1, H + 2 * KV, D]);
   const shapeQGroups = constInts('shape_q_groups', [KV, G, -1, D]);
   const shapeHeads = constInts('shape_heads_first', [H, -1, D]);
   const shapeFlat = constInts('shape_flat', [-1, H * D]);
   const axis1 = constInts('axis_1', [1]);
-  const scale = constFloat('attn_scale', 1 / Math.sqrt(D));
 
-  // RoPE tables (S, 1, D) broadcast over heads of (S, heads, D).
+  // RoPE tables (S, 1, D) broadcast over heads of (S, heads, D); rotate-half form
+  // x * cos + concat(x2, x1) * sin, with sin's first half negated by the caller.
   const cos = op('Unsqueeze', ['rope_cos', axis1]);
   const sin = op('Unsqueeze', ['rope_sin', axis1]);
-  // RoPE, rotate-half form: x * cos + concat(x2, x1) * sin, with sin's first half negated by the caller.
-  const rope = (x: string, out?: string) => {
-    const a = tmp('half_a');
-    const b = tmp('half_b');
-    nodes.push({ op: 'Split', inputs: [x], outputs: [a, b], attrs: { axis: -1, num_outputs: 2 } });
-    const swapped = op('Concat', [b, a], { axis: -1 });
-    return op('Add', [op('Mul', [x, cos]), op('Mul', [swapped, sin])], undefined, out);
+  const rope = (x: string) => {
+    const [a, b] = split(x, -1, [D / 2, D / 2]);
+    return op('Add', [op('Mul', [x, cos]), op('Mul', [op('Concat', [b, a], { axis: -1 }), sin])]);
   };
 
   // Embedding: (S, hidden).
   const embed = weight('model.embed_tokens.weight', [c.vocabSize, hiddenSize], w('model.embed_tokens.weight'));
   let h = op('Gather', [embed, 'input_ids'], { axis: 0 });
-  if (c.embedScale !== 1) h = op('Mul', [h, constFloat('embed_scale', c.embedScale)]);
+  if (c.embedScale !== 1) h = op('Mul', [h, weight('embed_scale', [], Float32Array.of(c.embedScale))]);
 
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`;
-    const xn = rms(h, `${p}input_layernorm.weight`);
-    let q = op('Reshape', [linear(xn, `${p}self_attn.q_proj`, H * D, c.qkvBias), shapeQ]);  // (S, H, D)
-    let k = op('Reshape', [linear(xn, `${p}self_attn.k_proj`, KV * D, c.qkvBias), shapeKV]); // (S, KV, D)
-    op('Reshape', [linear(xn, `${p}self_attn.v_proj`, KV * D, c.qkvBias), shapeKV], undefined, `value.${l}`);
+    const a = `${p}self_attn.`;
+    const xn = rms(h, weight(`${p}input_layernorm.weight`, [hiddenSize], normValues(`${p}input_layernorm.weight`)));
+    // One Gemm for q, k, v: weight rows [q (H*D) | k (KV*D) | v (KV*D)], q pre-scaled unless a norm follows.
+    const qW = c.qkNorm ? w(`${a}q_proj.weight`) : scaled(w(`${a}q_proj.weight`));
+    const wqkv = weight(`${a}qkv_proj.weight`, [(H + 2 * KV) * D, hiddenSize], concat([qW, w(`${a}k_proj.weight`), w(`${a}v_proj.weight`)]));
+    const bqkv = c.qkvBias
+      ? weight(`${a}qkv_proj.bias`, [(H + 2 * KV) * D], concat([c.qkNorm ? w(`${a}q_proj.bias`) : scaled(w(`${a}q_proj.bias`)), w(`${a}k_proj.bias`), w(`${a}v_proj.bias`)]))
+      : undefined;
+    const qkv = op('Reshape', [gemm(xn, wqkv, bqkv), shapeQKV]);                             // (S, H+2KV, D)
+    let [qk] = split(qkv, 1, [H + KV, KV], [tmp('qk'), `value.${l}`]);                        // (S, H+KV, D), (S, KV, D)
     if (c.qkNorm) {
-      q = rms(q, `${p}self_attn.q_norm.weight`);
-      k = rms(k, `${p}self_attn.k_norm.weight`);
+      // Per-head RMSNorm of q and k (qwen3): normalise, then one (H+KV, D) weight holding
+      // q_norm (times the attention scale) for the q heads and k_norm for the k heads.
+      const qn = scaled(w(`${a}q_norm.weight`));
+      const kn = w(`${a}k_norm.weight`);
+      const table = concat([...Array.from({ length: H }, () => qn), ...Array.from({ length: KV }, () => kn)]);
+      qk = op('Mul', [rms(qk, weight(`${a}qk_norm.ones`, [D], new Float32Array(D).fill(1))), weight(`${a}qk_norm.weight`, [H + KV, D], table)]);
     }
-    const qr = op('Mul', [rope(q), scale]);                                                // (S, H, D), pre-scaled
-    rope(k, `key.${l}`);                                                                   // (S, KV, D)
-    const K = op('Concat', [`past_key.${l}`, `key.${l}`], { axis: 0 });                    // (T, KV, D)
+    const [q] = split(rope(qk), 1, [H, KV], [tmp('q'), `key.${l}`]);                         // (S, H, D), (S, KV, D)
+    const K = op('Concat', [`past_key.${l}`, `key.${l}`], { axis: 0 });                       // (T, KV, D)
     const V = op('Concat', [`past_value.${l}`, `value.${l}`], { axis: 0 });
-    const q4 = op('Reshape', [op('Transpose', [qr], { perm: [1, 0, 2] }), shapeQGroups]);  // (KV, G, S, D)
-    const kT = op('Unsqueeze', [op('Transpose', [K], { perm: [1, 2, 0] }), axis1]);        // (KV, 1, D, T)
-    const vH = op('Unsqueeze', [op('Transpose', [V], { perm: [1, 0, 2] }), axis1]);        // (KV, 1, T, D)
-    const scores = op('Add', [op('MatMul', [q4, kT]), 'attn_bias']);                      // (KV, G, S, T)
-    const probs = op('Softmax', [scores], { axis: -1 });
-    op('Gather', [probs, 'attn_rows'], { axis: 2 }, `attn.${l}`);                          // (KV, G, A, T)
-    const ctx = op('MatMul', [probs, vH]);                        // (KV, G, S, D)
+    const q4 = op('Reshape', [op('Transpose', [q], { perm: [1, 0, 2] }), shapeQGroups]);      // (KV, G, S, D)
+    const kT = op('Unsqueeze', [op('Transpose', [K], { perm: [1, 2, 0] }), axis1]);           // (KV, 1, D, T)
+    const vH = op('Unsqueeze', [op('Transpose', [V], { perm: [1, 0, 2] }), axis1]);           // (KV, 1, T, D)
+    const probs = op('Softmax', [op('Add', [op('MatMul', [q4, kT]), 'attn_bias'])], { axis: -1 }); // (KV, G, S, T)
+    op('Gather', [probs, 'attn_rows'], { axis: 2 }, `attn.${l}`);                             // (KV, G, A, T)
+    const ctx = op('MatMul', [probs, vH]);                                                    // (KV, G, S, D)
     const merged = op('Reshape', [op('Transpose', [op('Reshape', [ctx, shapeHeads])], { perm: [1, 0, 2] }), shapeFlat]); // (S, H*D)
-    h = op('Add', [h, linear(merged, `${p}self_attn.o_proj`, hiddenSize, c.outputBias)]);
+    const wo = weight(`${a}o_proj.weight`, [hiddenSize, H * D], w(`${a}o_proj.weight`));
+    const bo = c.outputBias ? weight(`${a}o_proj.bias`, [hiddenSize], w(`${a}o_proj.bias`)) : undefined;
+    h = op('Add', [h, gemm(merged, wo, bo)]);
 
-    const xn2 = rms(h, `${p}post_attention_layernorm.weight`);
-    const gate = linear(xn2, `${p}mlp.gate_proj`, c.intermediateSize, false);
+    const xn2 = rms(h, weight(`${p}post_attention_layernorm.weight`, [hiddenSize], normValues(`${p}post_attention_layernorm.weight`)));
+    const wgu = weight(`${p}mlp.gate_up_proj.weight`, [2 * I, hiddenSize], concat([w(`${p}mlp.gate_proj.weight`), w(`${p}mlp.up_proj.weight`)]));
+    const [gate, up] = split(gemm(xn2, wgu), -1, [I, I]);                                     // (S, I) each
     const act = c.activation === 'silu' ? op('Mul', [gate, op('Sigmoid', [gate])])
       : op('Gelu', [gate], c.activation === 'gelu_tanh' ? { approximate: 'tanh' } : {});
-    const up = linear(xn2, `${p}mlp.up_proj`, c.intermediateSize, false);
-    h = op('Add', [h, linear(op('Mul', [act, up]), `${p}mlp.down_proj`, hiddenSize, false)]);
+    const wd = weight(`${p}mlp.down_proj.weight`, [hiddenSize, I], w(`${p}mlp.down_proj.weight`));
+    h = op('Add', [h, gemm(op('Mul', [act, up]), wd)]);
   }
 
-  const hr = rms(op('Gather', [h, 'logit_rows'], { axis: 0 }), 'model.norm.weight');      // (R, hidden)
+  const hr = rms(op('Gather', [h, 'logit_rows'], { axis: 0 }), weight('model.norm.weight', [hiddenSize], normValues('model.norm.weight'))); // (R, hidden)
   const lm = c.tieEmbeddings ? embed : weight('lm_head.weight', [c.vocabSize, hiddenSize], w('lm_head.weight'));
-  op('Gemm', [hr, lm], { transB: 1 }, 'logits');                                          // (R, vocab)
+  op('Gemm', [hr, lm], { transB: 1 }, 'logits');                                             // (R, vocab)
 
   const kvDims = (name: string, len: string) => ({ name, dtype: 'float' as const, dims: [len, KV, D] });
   return {
@@ -139,4 +159,3 @@ export function buildDecoderGraph(spec: ModelSpec): GraphDef {
     ],
   };
 }
-
