@@ -24,7 +24,22 @@ import type { GraphDef, InitializerDef, NodeDef } from './onnx/model-proto.js';
 
 export const OPSET = 23; // RMSNormalization (23), Gelu with approximate (20), Split num_outputs (18)
 
-export function buildDecoderGraph(spec: ModelSpec): GraphDef {
+/**
+ * Weight precision of the linear layers. 'fp32' (default) is exact to the checkpoint; 'int8' and
+ * 'int4' quantize each row of a linear layer in blocks of 32 (symmetric, fp32 scales) and run
+ * onnxruntime's MatMulNBits with int8 arithmetic: decode reads a quarter or an eighth of the
+ * weight bytes, at some cost in exactness and in prefill speed. Embedding lookups stay fp32.
+ */
+export type WeightPrecision = 'fp32' | 'int8' | 'int4';
+
+export interface GraphOptions {
+  weights?: WeightPrecision;
+}
+
+const BLOCK = 32;
+
+export function buildDecoderGraph(spec: ModelSpec, options: GraphOptions = {}): GraphDef {
+  const precision = options.weights ?? 'fp32';
   const c = spec.config;
   const { heads: H, kvHeads: KV, headDim: D, hiddenSize, intermediateSize: I } = c;
   const G = H / KV;
@@ -67,8 +82,24 @@ export function buildDecoderGraph(spec: ModelSpec): GraphDef {
   // RMSNorm weights: gemma multiplies by (1 + w); fold it once here, in float32 like the reference.
   const normValues = (name: string) => (c.normOffset ? w(name).map((x) => Math.fround(1 + x)) : w(name));
   const rms = (x: string, scaleName: string) => op('RMSNormalization', [x, scaleName], { axis: -1, epsilon: { float: c.rmsEps } });
-  // x (S, in) @ W^T (+ b), with W (out, in) as torch stores it: Gemm's transB avoids a transposed copy.
-  const gemm = (x: string, W: string, b?: string) => op('Gemm', b ? [x, W, b] : [x, W], { transB: 1 });
+  // x (S, in) @ W^T (+ b), with W (out, in) as torch stores it: Gemm's transB avoids a transposed
+  // copy. With int8/int4 weights, MatMulNBits on blockwise-quantized rows instead.
+  const linear = (x: string, name: string, out: number, data: Float32Array, bias?: Float32Array, outName?: string): string => {
+    const K = data.length / out;
+    const b = bias ? weight(`${name}.bias`, [out], bias) : undefined;
+    if (precision === 'fp32') {
+      const W = weight(`${name}.weight`, [out, K], data);
+      return op('Gemm', b ? [x, W, b] : [x, W], { transB: 1 }, outName);
+    }
+    const bits = precision === 'int8' ? 8 : 4;
+    const q = quantizeRows(data, out, K, bits);
+    inits.push({ name: `${name}.qweight`, dtype: 'uint8', dims: [out, q.blocks, (BLOCK * bits) / 8], data: q.codes });
+    inits.push({ name: `${name}.scales`, dtype: 'float', dims: [out * q.blocks], data: new Uint8Array(q.scales.buffer) });
+    nodes.push({ op: 'MatMulNBits', domain: 'com.microsoft', inputs: [x, `${name}.qweight`, `${name}.scales`],
+      outputs: [b ? tmp('matmul') : outName ?? tmp('matmul')], attrs: { K, N: out, bits, block_size: BLOCK, accuracy_level: 4 } });
+    const y = nodes[nodes.length - 1].outputs[0];
+    return b ? op('Add', [y, b], undefined, outName) : y;
+  };
 
   const shapeQKV = constInts('shape_qkv', [-1, H + 2 * KV, D]);
   const shapeQGroups = constInts('shape_q_groups', [KV, G, -1, D]);
@@ -96,11 +127,11 @@ export function buildDecoderGraph(spec: ModelSpec): GraphDef {
     const xn = rms(h, weight(`${p}input_layernorm.weight`, [hiddenSize], normValues(`${p}input_layernorm.weight`)));
     // One Gemm for q, k, v: weight rows [q (H*D) | k (KV*D) | v (KV*D)], q pre-scaled unless a norm follows.
     const qW = c.qkNorm ? w(`${a}q_proj.weight`) : scaled(w(`${a}q_proj.weight`));
-    const wqkv = weight(`${a}qkv_proj.weight`, [(H + 2 * KV) * D, hiddenSize], concat([qW, w(`${a}k_proj.weight`), w(`${a}v_proj.weight`)]));
+    const wqkv = concat([qW, w(`${a}k_proj.weight`), w(`${a}v_proj.weight`)]);
     const bqkv = c.qkvBias
-      ? weight(`${a}qkv_proj.bias`, [(H + 2 * KV) * D], concat([c.qkNorm ? w(`${a}q_proj.bias`) : scaled(w(`${a}q_proj.bias`)), w(`${a}k_proj.bias`), w(`${a}v_proj.bias`)]))
+      ? concat([c.qkNorm ? w(`${a}q_proj.bias`) : scaled(w(`${a}q_proj.bias`)), w(`${a}k_proj.bias`), w(`${a}v_proj.bias`)])
       : undefined;
-    const qkv = op('Reshape', [gemm(xn, wqkv, bqkv), shapeQKV]);                             // (S, H+2KV, D)
+    const qkv = op('Reshape', [linear(xn, `${a}qkv_proj`, (H + 2 * KV) * D, wqkv, bqkv), shapeQKV]); // (S, H+2KV, D)
     let [qk] = split(qkv, 1, [H + KV, KV], [tmp('qk'), `value.${l}`]);                        // (S, H+KV, D), (S, KV, D)
     if (c.qkNorm) {
       // Per-head RMSNorm of q and k (qwen3): normalise, then one (H+KV, D) weight holding
@@ -120,29 +151,27 @@ export function buildDecoderGraph(spec: ModelSpec): GraphDef {
     op('Gather', [probs, 'attn_rows'], { axis: 2 }, `attn.${l}`);                             // (KV, G, A, T)
     const ctx = op('MatMul', [probs, vH]);                                                    // (KV, G, S, D)
     const merged = op('Reshape', [op('Transpose', [op('Reshape', [ctx, shapeHeads])], { perm: [1, 0, 2] }), shapeFlat]); // (S, H*D)
-    const wo = weight(`${a}o_proj.weight`, [hiddenSize, H * D], w(`${a}o_proj.weight`));
-    const bo = c.outputBias ? weight(`${a}o_proj.bias`, [hiddenSize], w(`${a}o_proj.bias`)) : undefined;
-    h = op('Add', [h, gemm(merged, wo, bo)]);
+    const bo = c.outputBias ? w(`${a}o_proj.bias`) : undefined;
+    h = op('Add', [h, linear(merged, `${a}o_proj`, hiddenSize, w(`${a}o_proj.weight`), bo)]);
 
     const xn2 = rms(h, weight(`${p}post_attention_layernorm.weight`, [hiddenSize], normValues(`${p}post_attention_layernorm.weight`)));
-    const wgu = weight(`${p}mlp.gate_up_proj.weight`, [2 * I, hiddenSize], concat([w(`${p}mlp.gate_proj.weight`), w(`${p}mlp.up_proj.weight`)]));
-    const [gate, up] = split(gemm(xn2, wgu), -1, [I, I]);                                     // (S, I) each
+    const wgu = concat([w(`${p}mlp.gate_proj.weight`), w(`${p}mlp.up_proj.weight`)]);
+    const [gate, up] = split(linear(xn2, `${p}mlp.gate_up_proj`, 2 * I, wgu), -1, [I, I]);   // (S, I) each
     const act = c.activation === 'silu' ? op('Mul', [gate, op('Sigmoid', [gate])])
       : op('Gelu', [gate], c.activation === 'gelu_tanh' ? { approximate: 'tanh' } : {});
-    const wd = weight(`${p}mlp.down_proj.weight`, [hiddenSize, I], w(`${p}mlp.down_proj.weight`));
-    h = op('Add', [h, gemm(op('Mul', [act, up]), wd)]);
+    h = op('Add', [h, linear(op('Mul', [act, up]), `${p}mlp.down_proj`, hiddenSize, w(`${p}mlp.down_proj.weight`))]);
   }
 
   const hr = rms(op('Gather', [h, 'logit_rows'], { axis: 0 }), weight('model.norm.weight', [hiddenSize], normValues('model.norm.weight'))); // (R, hidden)
-  const lm = c.tieEmbeddings ? embed : weight('lm_head.weight', [c.vocabSize, hiddenSize], w('lm_head.weight'));
-  op('Gemm', [hr, lm], { transB: 1 }, 'logits');                                             // (R, vocab)
+  if (precision === 'fp32' && c.tieEmbeddings) op('Gemm', [hr, embed], { transB: 1 }, 'logits'); // shares the embedding
+  else linear(hr, 'lm_head', c.vocabSize, c.tieEmbeddings ? w('model.embed_tokens.weight') : w('lm_head.weight'), undefined, 'logits'); // (R, vocab)
 
   const kvDims = (name: string, len: string) => ({ name, dtype: 'float' as const, dims: [len, KV, D] });
   return {
     name: `kvwire-${c.family}`,
     nodes,
     initializers: inits,
-    opsets: { '': OPSET },
+    opsets: precision === 'fp32' ? { '': OPSET } : { '': OPSET, 'com.microsoft': 1 },
     inputs: [
       { name: 'input_ids', dtype: 'int64', dims: ['S'] },
       { name: 'rope_cos', dtype: 'float', dims: ['S', D] },
@@ -158,4 +187,37 @@ export function buildDecoderGraph(spec: ModelSpec): GraphDef {
       ...Array.from({ length: c.layers }, (_, l) => ({ name: `attn.${l}`, dtype: 'float' as const, dims: [KV, G, 'A', 'T'] })),
     ],
   };
+}
+
+/**
+ * Symmetric blockwise quantization of a (rows, K) matrix for MatMulNBits: per row, blocks of 32
+ * along K (zero-padded), scale = absmax / (2^(bits-1) - 1), code = round(w / scale) + 2^(bits-1)
+ * (MatMulNBits' default zero point), 4-bit codes packed low nibble first.
+ */
+export function quantizeRows(data: Float32Array, rows: number, K: number, bits: 8 | 4) {
+  const blocks = Math.ceil(K / BLOCK);
+  const blob = (BLOCK * bits) / 8;
+  const codes = new Uint8Array(rows * blocks * blob);
+  const scales = new Float32Array(rows * blocks);
+  const qmax = (1 << (bits - 1)) - 1;
+  const zero = 1 << (bits - 1);
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const k0 = b * BLOCK;
+      const k1 = Math.min(K, k0 + BLOCK);
+      let absmax = 0;
+      for (let k = k0; k < k1; k++) absmax = Math.max(absmax, Math.abs(data[r * K + k]));
+      const scale = absmax / qmax;
+      scales[r * blocks + b] = scale;
+      const inv = scale > 0 ? 1 / scale : 0;
+      const base = (r * blocks + b) * blob;
+      for (let i = 0; i < BLOCK; i++) {
+        const k = k0 + i;
+        const q = k < k1 ? Math.max(-qmax - 1, Math.min(qmax, Math.round(data[r * K + k] * inv))) + zero : zero;
+        if (bits === 8) codes[base + i] = q;
+        else codes[base + (i >> 1)] |= (i & 1 ? q << 4 : q);
+      }
+    }
+  }
+  return { codes, scales, blocks };
 }

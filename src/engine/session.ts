@@ -16,13 +16,13 @@
 import { KvwireError, ensure } from '../errors.js';
 import { KvCache } from '../kv/index.js';
 import { type ModelConfig, type ModelSpec, ropeInverseFrequencies } from '../model/index.js';
-import { buildDecoderGraph } from './graph.js';
+import { buildDecoderGraph, type GraphOptions } from './graph.js';
 import { attentionBias, ropeTables } from './inputs.js';
 import { KvBuffer } from './kv-buffer.js';
 import { createOrtSession, ort, type OrtOptions } from './ort.js';
 import { createSampler, type SamplingOptions } from './sampling.js';
 
-export type SessionOptions = OrtOptions;
+export interface SessionOptions extends OrtOptions, GraphOptions {}
 
 /** Softmax attention of chosen query rows over all keys, per layer: probs[l] is (heads, A, T). */
 export interface AttentionProbs {
@@ -94,7 +94,7 @@ export class Session {
   }
 
   static async create(spec: ModelSpec, options: SessionOptions = {}): Promise<Session> {
-    return new Session(spec, await createOrtSession(buildDecoderGraph(spec), options));
+    return new Session(spec, await createOrtSession(buildDecoderGraph(spec, options), options));
   }
 
   get kvShape() {
