@@ -18,7 +18,8 @@ export type KvwireErrorCode =
   | 'NON_FINITE'
   | 'BUDGET'
   | 'ENGINE'
-  | 'DATA_MISSING';
+  | 'DATA_MISSING'
+  | 'CARD_CORRUPT' | 'CARD_SIGNATURE' | 'CARD_UNSUPPORTED' | 'CARD_MODEL' | 'CARD_LIMIT' | 'TRANSPORT';
 
 export class KvwireError extends Error {
   readonly code: KvwireErrorCode;

@@ -1,0 +1,245 @@
+/**
+ * encodeCard: KvCache + precision plan -> CacheCard bytes (docs/cachecard.md).
+ *
+ * Every size is known from the layout before any byte is written (the same `chunkEntries` the
+ * reader uses), so the card is one allocation, written front to back; `cardBytes` gives the
+ * exact size without encoding, for planners that count bytes.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { KvwireError, ensure } from '../errors.js';
+import type { KvCache } from '../kv/index.js';
+import { encode } from '../quant/index.js';
+import {
+  CARD_FLAG_SIGNED, CARD_HEADER, CHUNK_HEADER, END_DIGEST_BYTES, END_HMAC_BYTES, KIND, LAYOUT, MAGIC, PLAN_HEADER,
+  REQUIRED_KINDS, SECTION_FLAG_REQUIRED, SECTION_HEADER, SPEC_ENTRY, VERSION_MAJOR, VERSION_MINOR, chunkCount,
+  chunkEntries, chunkRange, padded, specToEntry, writeStruct, type CardGeometry, type CardPrecisionTable,
+} from './layout.js';
+import { precisionTable, type CardModel, type CardPrecision } from './types.js';
+
+export interface EncodeCardOptions {
+  /** The sharer model's fingerprint: the card is refused by any other model. */
+  model: CardModel;
+  precision: CardPrecision;
+  /** Position the receiver continues at (default: one past the cache's last position). */
+  nextPosition?: number;
+  /** Layers per chunk (default 1: a receiver can decode layer by layer as bytes arrive). */
+  layerGroup?: number;
+  /** Tokens per chunk (default: all tokens in one block). Channel-axis scales are per block. */
+  tokenBlock?: number;
+  /** Free-form JSON for the optional META section (provenance, hop count, method names). */
+  meta?: Record<string, unknown>;
+  /** Per-token importance scores for the optional SCORES section (one float32 per token). */
+  scores?: Float32Array;
+  /** Shared HMAC-SHA256 key: signs the card (header flag SIGNED, HMAC in END). */
+  key?: Uint8Array | string;
+  /** Extra sections, written before the chunks (tests use them for unknown kinds). */
+  extraSections?: Array<{ kind: number; required: boolean; body: Uint8Array }>;
+}
+
+export interface EncodedCard {
+  bytes: Uint8Array;
+  /** Hex SHA-256 card digest: the card's identity (ETag, store key). */
+  digest: string;
+  /** Byte offset of every section header, in order (END last). */
+  sectionOffsets: number[];
+  /** Bytes by part: header and head sections, token ids/positions, payload chunks, optional, END. */
+  breakdown: { head: number; tokens: number; payload: number; optional: number; end: number };
+}
+
+/** A section to lay out: its kind, REQUIRED flag (or raw `flags`), body length and a writer for the body. */
+export interface PendingSection { kind: number; required: boolean; flags?: number; length: number; write: (body: Uint8Array) => void }
+
+const utf8 = new TextEncoder();
+
+export function encodeCard(cache: KvCache, options: EncodeCardOptions): EncodedCard {
+  const n = cache.length;
+  const geometry: CardGeometry = {
+    layers: cache.layers, kvHeads: cache.kvHeads, headDim: cache.headDim, tokenCount: n,
+    layerGroup: options.layerGroup ?? 1, tokenBlock: options.tokenBlock ?? Math.max(1, n),
+  };
+  ensure(Number.isInteger(geometry.layerGroup) && geometry.layerGroup >= 1, 'BAD_ARGUMENT', `encodeCard: layerGroup must be a positive integer, got ${geometry.layerGroup}`);
+  ensure(Number.isInteger(geometry.tokenBlock) && geometry.tokenBlock >= 1, 'BAD_ARGUMENT', `encodeCard: tokenBlock must be a positive integer, got ${geometry.tokenBlock}`);
+  const nextPosition = options.nextPosition ?? cache.nextPosition;
+  ensure(Number.isInteger(nextPosition) && nextPosition >= cache.nextPosition && nextPosition <= 0xffffffff, 'BAD_ARGUMENT',
+    `encodeCard: nextPosition ${nextPosition} must be an integer >= ${cache.nextPosition} (one past the last cached position)`);
+  ensure(n === 0 || cache.positions[0] >= 0, 'BAD_ARGUMENT', `encodeCard: positions must be >= 0, got ${cache.positions[0]}`);
+  const table = precisionTable(options.precision, cache.layers, n);
+  if (options.scores) {
+    ensure(options.scores.length === n, 'BAD_ARGUMENT', `encodeCard: ${options.scores.length} scores for ${n} tokens`);
+  }
+
+  const sections: PendingSection[] = [
+    modelSection(options.model),
+    fixed(KIND.LAYOUT, LAYOUT.size, (b) => writeStruct(LAYOUT, { ...geometry, nextPosition, chunkCount: chunkCount(geometry) }, b)),
+    planSection(table, cache.layers),
+    tokensSection(cache, table),
+  ];
+  if (options.meta) {
+    const json = utf8.encode(JSON.stringify(options.meta));
+    sections.push({ kind: KIND.META, required: false, length: json.length, write: (b) => b.set(json) });
+  }
+  if (options.scores) {
+    const s = options.scores;
+    sections.push({ kind: KIND.SCORES, required: false, length: 4 * n, write: (b) => { const v = view(b); s.forEach((x, t) => v.setFloat32(4 * t, x, true)); } });
+  }
+  for (const x of options.extraSections ?? []) sections.push({ kind: x.kind, required: x.required, length: x.body.length, write: (b) => b.set(x.body) });
+  const chunks = chunkCount(geometry);
+  for (let i = 0; i < chunks; i++) sections.push(chunkSection(cache, geometry, table, i));
+  return assembleCard(sections, { key: options.key });
+}
+
+export interface AssembleOptions {
+  key?: Uint8Array | string;
+  /** Header fields to write instead of the computed ones (tools and attack files only). */
+  override?: { versionMajor?: number; versionMinor?: number; flags?: number; sectionCount?: number; totalLength?: number };
+}
+
+/**
+ * Lays sections out as a card: header, each section (header, body, zero padding, hash), END with
+ * the digest and, with a key, the HMAC. Exported for tools and tests that build unusual cards.
+ */
+export function assembleCard(sections: PendingSection[], options: AssembleOptions = {}): EncodedCard {
+  const key = options.key === undefined ? undefined : typeof options.key === 'string' ? utf8.encode(options.key) : options.key;
+  const endLength = END_DIGEST_BYTES + (key ? END_HMAC_BYTES : 0);
+  let total = CARD_HEADER.size;
+  for (const s of sections) total += SECTION_HEADER.size + padded(s.length);
+  total += SECTION_HEADER.size + padded(endLength);
+  const bytes = new Uint8Array(total);
+  writeStruct(CARD_HEADER, {
+    magic: MAGIC, versionMajor: VERSION_MAJOR, versionMinor: VERSION_MINOR, headerLength: CARD_HEADER.size,
+    flags: key ? CARD_FLAG_SIGNED : 0, sectionCount: sections.length + 1, totalLength: total, headerHash: new Uint8Array(32),
+    ...options.override,
+  }, bytes);
+  bytes.set(createHash('sha256').update(bytes.subarray(0, 32)).digest(), 32);
+  const digest = createHash('sha256').update(bytes.subarray(0, CARD_HEADER.size));
+
+  const sectionOffsets: number[] = [];
+  const breakdown = { head: CARD_HEADER.size, tokens: 0, payload: 0, optional: 0, end: 0 };
+  let at = CARD_HEADER.size;
+  const put = (s: PendingSection) => {
+    sectionOffsets.push(at);
+    const bodyAt = at + SECTION_HEADER.size;
+    const size = SECTION_HEADER.size + padded(s.length);
+    s.write(bytes.subarray(bodyAt, bodyAt + s.length));
+    writeStruct(SECTION_HEADER, {
+      kind: s.kind, flags: s.flags ?? (s.required ? SECTION_FLAG_REQUIRED : 0), reserved: 0, length: s.length, hash: new Uint8Array(32),
+    }, bytes, at);
+    const h = createHash('sha256').update(bytes.subarray(at, at + 16)).update(bytes.subarray(bodyAt, bodyAt + padded(s.length))).digest();
+    bytes.set(h, at + 16);
+    const part = s.kind === KIND.CHUNK ? 'payload' : s.kind === KIND.TOKENS ? 'tokens' : s.kind === KIND.END ? 'end'
+      : REQUIRED_KINDS.has(s.kind) ? 'head' : 'optional';
+    breakdown[part] += size;
+    at += size;
+    return at - size;
+  };
+  for (const s of sections) {
+    const o = put(s);
+    digest.update(bytes.subarray(o, o + SECTION_HEADER.size));
+  }
+  const digestBytes = digest.digest();
+  put({
+    kind: KIND.END, required: true, length: endLength, write: (b) => {
+      b.set(digestBytes);
+      if (key) b.set(createHmac('sha256', key).update(digestBytes).digest(), END_DIGEST_BYTES);
+    },
+  });
+  if (at !== total) throw new KvwireError('ENGINE', `encodeCard: wrote ${at} bytes, planned ${total} (a layout bug)`);
+  return { bytes, digest: Buffer.from(digestBytes).toString('hex'), sectionOffsets, breakdown };
+}
+
+/**
+ * Exact size in bytes of the card `encodeCard` would write for a cache of this shape and plan
+ * (without META/SCORES/extra sections, which add 48 + padded(length) each).
+ */
+export function cardBytes(shape: { layers: number; kvHeads: number; headDim: number }, tokenCount: number, precision: CardPrecision,
+  options: { model: CardModel; layerGroup?: number; tokenBlock?: number; signed?: boolean }): number {
+  const g: CardGeometry = { ...shape, tokenCount, layerGroup: options.layerGroup ?? 1, tokenBlock: options.tokenBlock ?? Math.max(1, tokenCount) };
+  const table = precisionTable(precision, shape.layers, tokenCount);
+  const section = (len: number) => SECTION_HEADER.size + padded(len);
+  let total = CARD_HEADER.size + section(modelSection(options.model).length) + section(LAYOUT.size)
+    + section(planLength(table, shape.layers)) + section(tokensLength(tokenCount, table));
+  for (let i = 0; i < chunkCount(g); i++) total += section(chunkEntries(g, table, i).bodyBytes);
+  return total + section(END_DIGEST_BYTES + (options.signed ? END_HMAC_BYTES : 0));
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function fixed(kind: number, length: number, write: (b: Uint8Array) => void): PendingSection {
+  return { kind, required: true, length, write };
+}
+
+/** MODEL: five strings (id, family, shape, weights digest, tokenizer digest), each u16 length + UTF-8. */
+export function modelSection(m: CardModel): PendingSection {
+  const parts = [m.id, m.family, m.shape, m.weightsDigest, m.tokenizerDigest].map((s) => utf8.encode(s));
+  for (const p of parts) ensure(p.length <= 1024, 'BAD_ARGUMENT', `card model field longer than 1024 bytes`);
+  const length = parts.reduce((a, p) => a + 2 + p.length, 0);
+  return fixed(KIND.MODEL, length, (b) => {
+    let o = 0;
+    for (const p of parts) {
+      view(b).setUint16(o, p.length, true);
+      b.set(p, o + 2);
+      o += 2 + p.length;
+    }
+  });
+}
+
+export const planLength = (t: CardPrecisionTable, layers: number): number =>
+  PLAN_HEADER.size + SPEC_ENTRY.size * t.specs.length + 2 * t.assign.length * layers;
+
+/** PLAN: header, quantizer table, then [class][layer] pairs of u8 spec indices (keys, values). */
+function planSection(t: CardPrecisionTable, layers: number): PendingSection {
+  return fixed(KIND.PLAN, planLength(t, layers), (b) => {
+    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, reserved: 0 }, b);
+    t.specs.forEach((s, i) => writeStruct(SPEC_ENTRY, specToEntry(s), b, PLAN_HEADER.size + SPEC_ENTRY.size * i));
+    let o = PLAN_HEADER.size + SPEC_ENTRY.size * t.specs.length;
+    for (const cls of t.assign) for (const [k, v] of cls) { b[o++] = k; b[o++] = v; }
+  });
+}
+
+export const tokensLength = (n: number, t: CardPrecisionTable): number => 8 * n + (t.tokenClass ? n : 0);
+
+/** TOKENS: ids (i32 × N), positions (i32 × N), classes (u8 × N, only with more than one class). */
+function tokensSection(cache: KvCache, t: CardPrecisionTable): PendingSection {
+  const n = cache.length;
+  return fixed(KIND.TOKENS, tokensLength(n, t), (b) => {
+    const v = view(b);
+    for (let i = 0; i < n; i++) {
+      v.setInt32(4 * i, cache.tokens[i], true);
+      v.setInt32(4 * (n + i), cache.positions[i], true);
+    }
+    if (t.tokenClass) b.set(t.tokenClass, 8 * n);
+  });
+}
+
+/** CHUNK i: its header, then every entry of chunkEntries coded with quant.encode. */
+function chunkSection(cache: KvCache, g: CardGeometry, t: CardPrecisionTable, i: number): PendingSection {
+  const { entries, bodyBytes } = chunkEntries(g, t, i);
+  const r = chunkRange(g, i);
+  return fixed(KIND.CHUNK, bodyBytes, (b) => {
+    writeStruct(CHUNK_HEADER, { index: i, ...r, reserved: 0 }, b);
+    const v = view(b);
+    const D = g.headDim;
+    const T = cache.length;
+    for (const e of entries) {
+      const src = (e.kv === 0 ? cache.keys : cache.values)[e.layer];
+      const head = src.subarray(e.head * T * D, (e.head + 1) * T * D);
+      const rows = e.rows.length;
+      const contiguous = e.rows[rows - 1] - e.rows[0] === rows - 1;
+      const data = contiguous ? head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D) : gatherRows(head, e.rows, D);
+      const name = `${e.kv ? 'values' : 'keys'}[layer ${e.layer}, head ${e.head}, class ${e.cls}]`;
+      const q = encode(e.spec, data, rows, D, name);
+      b.set(q.codes, e.offset);
+      let o = e.offset + e.codeBytes;
+      for (let k = 0; k < q.scales.length; k++, o += 2) v.setUint16(o, q.scales[k], true);
+      if (q.zeros) for (let k = 0; k < q.zeros.length; k++, o += 2) v.setUint16(o, q.zeros[k], true);
+    }
+  });
+}
+
+function gatherRows(head: Float32Array, rows: Int32Array, D: number): Float32Array {
+  const out = new Float32Array(rows.length * D);
+  for (let k = 0; k < rows.length; k++) out.set(head.subarray(rows[k] * D, rows[k] * D + D), k * D);
+  return out;
+}

@@ -1,0 +1,138 @@
+/**
+ * What a card carries besides its bytes: the model it is bound to, its precision plan, the
+ * receiver's limits, and what decoding returns.
+ */
+import { KvwireError } from '../errors.js';
+import type { KvCache } from '../kv/index.js';
+import { validateSpec, type QuantSpec } from '../quant/index.js';
+import type { CardPrecisionTable } from './layout.js';
+
+/** The sharer model a card is bound to: a ModelFingerprint's fields. */
+export interface CardModel {
+  id: string;
+  family: string;
+  shape: string;
+  weightsDigest: string;
+  tokenizerDigest: string;
+}
+
+/**
+ * Which quantizer codes which tokens. Tokens fall into classes (`tokenClass`, default all 0);
+ * class c codes layer l's keys with `classes[c].keys` (one spec, or one per layer) and its values
+ * with `classes[c].values`. One class is uniform precision; KIVI's fp16 recent window is a second
+ * class; a token-level mixed-precision plan (int2/int4/int8/fp16 per token) is one class per level.
+ */
+export interface CardPrecision {
+  classes: Array<{ keys: QuantSpec | QuantSpec[]; values: QuantSpec | QuantSpec[] }>;
+  tokenClass?: Uint8Array;
+}
+
+/** Caps a receiver applies before allocating anything (defaults in DEFAULT_LIMITS). */
+export interface CardLimits {
+  /** Whole card, bytes. */
+  maxCardBytes: number;
+  /** Float32 K and V the card decodes to, bytes. */
+  maxDecodedBytes: number;
+  /** Any one section body, bytes. */
+  maxSectionBytes: number;
+  maxSections: number;
+  maxLayers: number;
+  maxKvHeads: number;
+  maxHeadDim: number;
+  maxTokens: number;
+  /** META (JSON) and MODEL bodies, bytes. */
+  maxMetaBytes: number;
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<CardLimits> = {
+  maxCardBytes: 1 << 30,
+  maxDecodedBytes: 2 ** 31,
+  maxSectionBytes: 1 << 29,
+  maxSections: 1 << 20,
+  maxLayers: 4096,
+  maxKvHeads: 1024,
+  maxHeadDim: 8192,
+  maxTokens: 1 << 24,
+  maxMetaBytes: 1 << 20,
+  maxHeaderBytes: 4096,
+};
+
+/** What the card says about itself once its head sections are read (before any payload). */
+export interface CardInfo {
+  versionMajor: number;
+  versionMinor: number;
+  signed: boolean;
+  totalLength: number;
+  sectionCount: number;
+  model: CardModel;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  tokenCount: number;
+  nextPosition: number;
+  layerGroup: number;
+  tokenBlock: number;
+  chunkCount: number;
+  precision: CardPrecisionTable;
+}
+
+export interface DecodedCard {
+  info: CardInfo;
+  /** The dequantized cache (float32), with the sharer's positions and token ids. */
+  cache: KvCache;
+  /** Position the receiver continues at. */
+  nextPosition: number;
+  /** The META section's JSON, if any. */
+  meta: Record<string, unknown> | null;
+  /** The SCORES section (per-token importance), if any. */
+  scores: Float32Array | null;
+  /** Hex SHA-256 card digest (see docs/cachecard.md). */
+  digest: string;
+  /** 'verified' (HMAC checked with the receiver's key), 'unverified' (signed, no key given) or 'none'. */
+  signature: 'verified' | 'unverified' | 'none';
+  /** Optional sections of kinds this reader does not know, skipped (kind numbers). */
+  skipped: number[];
+}
+
+/** Normalizes a CardPrecision into the table the layout writes (specs deduplicated). */
+export function precisionTable(p: CardPrecision, layers: number, tokenCount: number): CardPrecisionTable {
+  const bad = (why: string) => new KvwireError('BAD_ARGUMENT', `card precision: ${why}`);
+  if (!p.classes.length || p.classes.length > 255) throw bad(`needs 1..255 classes, got ${p.classes.length}`);
+  const specs: QuantSpec[] = [];
+  const keyOf = (s: QuantSpec) => JSON.stringify([s.format, 'scheme' in s ? s.scheme : '', 'axis' in s ? s.axis : '', 'group' in s ? s.group ?? 0 : 0]);
+  const index = new Map<string, number>();
+  const intern = (s: QuantSpec) => {
+    validateSpec(s);
+    const k = keyOf(s);
+    let i = index.get(k);
+    if (i === undefined) {
+      i = specs.length;
+      specs.push(s);
+      index.set(k, i);
+    }
+    return i;
+  };
+  const perLayer = (x: QuantSpec | QuantSpec[], what: string): QuantSpec[] => {
+    if (!Array.isArray(x)) return new Array<QuantSpec>(layers).fill(x);
+    if (x.length !== layers) throw bad(`${what} lists ${x.length} specs for ${layers} layers`);
+    return x;
+  };
+  const assign = p.classes.map((c, ci) => {
+    const k = perLayer(c.keys, `class ${ci} keys`);
+    const v = perLayer(c.values, `class ${ci} values`);
+    return k.map((ks, l): [number, number] => [intern(ks), intern(v[l])]);
+  });
+  if (specs.length > 255) throw bad(`more than 255 distinct quantizers`);
+  let tokenClass: Uint8Array | null = null;
+  if (p.classes.length > 1) {
+    tokenClass = p.tokenClass ?? new Uint8Array(tokenCount);
+    if (tokenClass.length !== tokenCount) throw bad(`tokenClass has ${tokenClass.length} entries for ${tokenCount} tokens`);
+    for (let t = 0; t < tokenCount; t++) {
+      if (tokenClass[t] >= p.classes.length) throw bad(`token ${t} has class ${tokenClass[t]}, but there are ${p.classes.length} classes`);
+    }
+  } else if (p.tokenClass && p.tokenClass.some((c) => c !== 0)) {
+    throw bad('tokenClass names classes other than 0, but only one class is defined');
+  }
+  return { specs, assign, tokenClass };
+}
