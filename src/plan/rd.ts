@@ -49,6 +49,12 @@ export interface RdOptions {
   /** Token importance w_t (T, >= 0), e.g. normalised Q2C scores; default 1. */
   weights?: Float64Array;
   valueSpace?: ValueSpaceHook;
+  /**
+   * Adds keyWeight·Σ_h ‖K_t − K_t^(a)‖² (the sharer's keys) to a kept token's distortion. 0
+   * (default) is seed 001's value-space objective, which cannot see that a coarse key moves the
+   * attention weights; int2 keys then look cheap and are not.
+   */
+  keyWeight?: number;
   /** Codings per action (default actionCoding). */
   codings?: Partial<Record<KeepAction, ClassCoding>>;
 }
@@ -72,7 +78,8 @@ function rowDistances(a: Float32Array, b: Float32Array | null, H: number, T: num
 }
 
 /** Per layer: levels (cheapest first), rate per token of each, and D[level][t], D_drop[t]. */
-function layerTables(cache: KvCache, levels: KeepAction[], codings: Record<KeepAction, ClassCoding>, hook: ValueSpaceHook | undefined, weights: Float64Array) {
+function layerTables(cache: KvCache, levels: KeepAction[], codings: Record<KeepAction, ClassCoding>, hook: ValueSpaceHook | undefined,
+  weights: Float64Array, keyWeight: number) {
   const { kvHeads: KV, headDim: D } = cache;
   const T = cache.length;
   return Array.from({ length: cache.layers }, (_, l) => {
@@ -87,11 +94,20 @@ function layerTables(cache: KvCache, levels: KeepAction[], codings: Record<KeepA
     const dist = levels.map((a) => {
       const c = codings[a];
       rate.push(KV * (sectionBytes(c.keys, T, D).total + sectionBytes(c.values, T, D).total) / T);
-      const q = new Float32Array(v.length);
-      for (let h = 0; h < KV; h++) {
-        fakeQuantize(c.values, v.subarray(h * T * D, (h + 1) * T * D), T, D, q.subarray(h * T * D, (h + 1) * T * D), `values[layer ${l}, head ${h}]`);
+      const quantized = (x: Float32Array, kind: 'keys' | 'values') => {
+        const q = new Float32Array(x.length);
+        for (let h = 0; h < KV; h++) {
+          fakeQuantize(c[kind], x.subarray(h * T * D, (h + 1) * T * D), T, D, q.subarray(h * T * D, (h + 1) * T * D), `${kind}[layer ${l}, head ${h}]`);
+        }
+        return q;
+      };
+      const d = rowDistances(ref.data, proj(quantized(v, 'values')).data, ref.heads, T, ref.dim);
+      if (keyWeight > 0) {
+        const k = cache.keys[l];
+        const dk = rowDistances(k, quantized(k, 'keys'), KV, T, D);
+        for (let t = 0; t < T; t++) d[t] += keyWeight * dk[t];
       }
-      return weigh(rowDistances(ref.data, proj(q).data, ref.heads, T, ref.dim));
+      return weigh(d);
     });
     return { levels, rate, dist, drop };
   });
@@ -119,8 +135,10 @@ export function allocateRd(cache: KvCache, options: RdOptions): Plan {
   ensure(weights.length === T && weights.every((w) => Number.isFinite(w) && w >= 0), 'BAD_ARGUMENT', `rd: weights must be ${T} finite numbers >= 0`);
   const fp16 = fp16Layers(L, options);
   const free = actions.slice().sort((a, b) => KEEP_ACTIONS.indexOf(a) - KEEP_ACTIONS.indexOf(b));
-  const tables = layerTables(cache, free, codings, options.valueSpace, weights);
-  const fp16Table = fp16.size ? layerTables(cache, ['fp16'], codings, options.valueSpace, weights) : [];
+  const keyWeight = options.keyWeight ?? 0;
+  ensure(Number.isFinite(keyWeight) && keyWeight >= 0, 'BAD_ARGUMENT', `rd: keyWeight must be a finite number >= 0, got ${keyWeight}`);
+  const tables = layerTables(cache, free, codings, options.valueSpace, weights, keyWeight);
+  const fp16Table = fp16.size ? layerTables(cache, ['fp16'], codings, options.valueSpace, weights, keyWeight) : [];
   const tab = (l: number) => (fp16.has(l) ? fp16Table[l] : tables[l]);
 
   // Reserve what the layout needs besides rows: header, descriptors with every class, a bitmap
