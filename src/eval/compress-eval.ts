@@ -17,6 +17,7 @@ import type { EvalItem } from './compress-eval-items.js';
 export const DEFAULT_RATIOS = [0.75, 0.5, 0.25, 0.1];
 export const DEFAULT_SELECTORS: SelectorName[] = ['front', 'back', 'random', 'knorm', 'vnorm', 'h2o', 'snapkv', 'q2c'];
 export const DEFAULT_BASELINES: BaselineName[] = ['fp16', 'int8', 'int4g', 'int2-kivi', 'nf4'];
+export const DEFAULT_MIXED: BaselineName[] = ['int4g', 'nf4', 'int2-kivi'];
 /** RD budgets as fractions of the FP16 size. */
 export const DEFAULT_RD_FRACTIONS = [1 / 4, 1 / 8, 1 / 16];
 
@@ -32,6 +33,8 @@ export interface CompressEvalOptions {
   /** Mixed-precision rows: diagnose bottlenecks on these probes and protect `protect` layers. */
   diagnosisItems?: EvalItem[];
   protect?: number;
+  /** Codings diagnosed and run with their bottlenecks in FP16 (default int4g, nf4, int2-kivi). */
+  mixedBaselines?: BaselineName[];
   rdFractions?: number[];
   rdVariants?: RdVariant[];
   /** Greedy continuation length (tasks: until a newline). */
@@ -151,7 +154,7 @@ export async function compressEval(session: Session, items: EvalItem[], options:
   const diagnosis: Record<string, LayerDiagnosis> = {};
   if (options.diagnosisItems?.length) {
     const probes = options.diagnosisItems.map((it) => ({ context: it.context, continuation: it.question }));
-    for (const b of ['int4g', 'int2-kivi'] as BaselineName[]) {
+    for (const b of options.mixedBaselines ?? DEFAULT_MIXED) {
       diagnosis[b] = await diagnoseLayers(session, probes, baselineCoding(b, c.headDim), { protect: options.protect ?? 1 });
     }
   }

@@ -2,6 +2,7 @@
  * kvwire compress-eval --model PATH (--tasks a,b | --text) [-n N]: accuracy / KL versus exact
  * bytes for every quantizer, selector and planner (src/eval/compress-eval.ts).
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Session } from '../../engine/index.js';
 import { DEFAULT_RATIOS, DEFAULT_RD_FRACTIONS, DEFAULT_SELECTORS, compressEval, type CompressEvalResult } from '../../eval/compress-eval.js';
@@ -38,7 +39,8 @@ match length) and the seeds' claims as paired comparisons.
   --context T --probe P text: context and probe tokens (default 192, 32)
   --max-tokens N        greedy continuation length (default 12 for tasks, 16 for text)
   --threads N           onnxruntime threads (default 2)
-  --json                print every row and per-item outcome as JSON`;
+  --json                print every row and per-item outcome as JSON
+  --json-out FILE       also write that JSON to FILE (the markdown still goes to stdout)`;
 
 const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
 
@@ -55,7 +57,7 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
     sinks: { type: 'string', default: '1' }, recent: { type: 'string', default: '0' }, rd: { type: 'string' },
     diagnose: { type: 'string', default: '8' }, protect: { type: 'string', default: '1' }, length: { type: 'string' },
     context: { type: 'string', default: '192' }, probe: { type: 'string', default: '32' }, 'max-tokens': { type: 'string' },
-    threads: { type: 'string', default: '2' }, json: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '2' }, json: { type: 'boolean', default: false }, 'json-out': { type: 'string' },
   } });
   if (!values.model) throw usageError('compress-eval needs --model PATH', compressEvalHelp);
   const tasks = list(values.tasks) ?? [];
@@ -107,8 +109,10 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
   } finally {
     await session.dispose();
   }
+  const json = JSON.stringify({ model: spec.source, argv, runs: out });
+  if (values['json-out']) writeFileSync(values['json-out'], json + '\n');
   if (values.json) {
-    console.log(JSON.stringify({ model: spec.source, argv, runs: out }, null, 1));
+    console.log(json);
     return 0;
   }
   for (const { task, seconds, result, rows } of out) {
