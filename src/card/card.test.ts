@@ -97,6 +97,32 @@ describe('CacheCard round trip', () => {
     }
   });
 
+  it('codes per-layer class maps (a precision per layer and token)', () => {
+    const maps = [0, 1, 2].map((l) => Uint8Array.from({ length: 23 }, (_, t) => (t + l) % 2));
+    const classes = [
+      { keys: { format: 'int4', scheme: 'asym', axis: 'token' } as QuantSpec, values: { format: 'int2', scheme: 'asym', axis: 'token' } as QuantSpec },
+      { keys: { format: 'fp16' } as QuantSpec, values: { format: 'int8', scheme: 'sym', axis: 'token' } as QuantSpec },
+    ];
+    const card = encodeCard(cache, { model: TEST_MODEL, precision: { classes, tokenClass: maps }, tokenBlock: 10 });
+    const got = decodeCard(card.bytes).cache;
+    const D = shape.headDim;
+    for (let l = 0; l < 3; l++) {
+      for (let start = 0; start < 23; start += 10) {
+        for (const c of [0, 1]) {
+          const rows = Array.from({ length: Math.min(10, 23 - start) }, (_, k) => start + k).filter((t) => maps[l][t] === c);
+          const src = new Float32Array(rows.length * D);
+          rows.forEach((t, k) => src.set(cache.values[l].subarray((23 + t) * D, (23 + t + 1) * D), k * D)); // head 1
+          const want = decode(encode(classes[c].values, src, rows.length, D));
+          rows.forEach((t, k) => assert.ok(bits(got.values[l].subarray((23 + t) * D, (23 + t + 1) * D)).equals(bits(want.subarray(k * D, (k + 1) * D))), `layer ${l} token ${t}`));
+        }
+      }
+    }
+    // identical maps in every layer collapse to one shared map
+    const same = encodeCard(cache, { model: TEST_MODEL, precision: { classes, tokenClass: [maps[0], maps[0], maps[0]] } });
+    const shared = encodeCard(cache, { model: TEST_MODEL, precision: { classes, tokenClass: maps[0] } });
+    assert.equal(same.digest, shared.digest);
+  });
+
   it('KIVI with an fp16 recent window equals quantizeCache with the same window', () => {
     const card = encodeCard(cache, { model: TEST_MODEL, precision: presetPrecision('int4', 23, 5) });
     const kivi4 = { keys: { format: 'int4', scheme: 'asym', axis: 'channel', group: 64 }, values: { format: 'int4', scheme: 'asym', axis: 'token' } } as const;

@@ -234,7 +234,7 @@ export class CardDecoder {
   private expectedLength(kind: number): number | null {
     switch (kind) {
       case KIND.LAYOUT: return 32;
-      case KIND.TOKENS: return tokensLength(this.layout!, this.plan!.assign.length);
+      case KIND.TOKENS: return tokensLength(this.layout!, this.plan!);
       case KIND.CHUNK: return this.chunkBytes[this.nextChunk];
       case KIND.SCORES: return 4 * this.layout!.tokenCount;
       case KIND.END: return END_DIGEST_BYTES + (this.header!.flags & CARD_FLAG_SIGNED ? END_HMAC_BYTES : 0);

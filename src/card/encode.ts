@@ -191,16 +191,16 @@ export const planLength = (t: CardPrecisionTable, layers: number): number =>
 /** PLAN: header, quantizer table, then [class][layer] pairs of u8 spec indices (keys, values). */
 function planSection(t: CardPrecisionTable, layers: number): PendingSection {
   return fixed(KIND.PLAN, planLength(t, layers), (b) => {
-    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, reserved: 0 }, b);
+    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, mapScope: t.classMap?.perLayer ? 1 : 0, reserved: 0, reserved2: 0 }, b);
     t.specs.forEach((s, i) => writeStruct(SPEC_ENTRY, specToEntry(s), b, PLAN_HEADER.size + SPEC_ENTRY.size * i));
     let o = PLAN_HEADER.size + SPEC_ENTRY.size * t.specs.length;
     for (const cls of t.assign) for (const [k, v] of cls) { b[o++] = k; b[o++] = v; }
   });
 }
 
-export const tokensLength = (n: number, t: CardPrecisionTable): number => 8 * n + (t.tokenClass ? n : 0);
+export const tokensLength = (n: number, t: CardPrecisionTable): number => 8 * n + (t.classMap?.classes.length ?? 0);
 
-/** TOKENS: ids (i32 × N), positions (i32 × N), classes (u8 × N, only with more than one class). */
+/** TOKENS: ids (i32 × N), positions (i32 × N), classes (u8 × N, or × L·N per layer; only with more than one class). */
 function tokensSection(cache: KvCache, t: CardPrecisionTable): PendingSection {
   const n = cache.length;
   return fixed(KIND.TOKENS, tokensLength(n, t), (b) => {
@@ -209,7 +209,7 @@ function tokensSection(cache: KvCache, t: CardPrecisionTable): PendingSection {
       v.setInt32(4 * i, cache.tokens[i], true);
       v.setInt32(4 * (n + i), cache.positions[i], true);
     }
-    if (t.tokenClass) b.set(t.tokenClass, 8 * n);
+    if (t.classMap) b.set(t.classMap.classes, 8 * n);
   });
 }
 

@@ -168,7 +168,9 @@ export const LAYOUT = defineStruct('Layout', [
 export const PLAN_HEADER = defineStruct('PlanHeader', [
   ['specCount', 'u16', 'entries S of the quantizer table, 1..255'],
   ['classCount', 'u16', 'precision classes C, 1..255'],
-  ['reserved', 'u32', '0'],
+  ['mapScope', 'u8', '0: one class per token (TOKENS.classes N bytes); 1: per layer (L x N bytes)'],
+  ['reserved', 'u8', '0'],
+  ['reserved2', 'u16', '0'],
 ] as const);
 
 /** One quantizer table entry (see quant/README.md for what each combination means). */
@@ -253,8 +255,11 @@ export interface CardPrecisionTable {
   specs: QuantSpec[];
   /** [class][layer] -> [keySpecIndex, valueSpecIndex]. */
   assign: Array<Array<[number, number]>>;
-  /** Class of each token (length tokenCount); null when there is one class. */
-  tokenClass: Uint8Array | null;
+  /**
+   * Class of each token: `perLayer` false: N entries shared by all layers; true: L·N entries,
+   * layer-major (class of token t in layer l at l·N + t). Null when there is one class.
+   */
+  classMap: { perLayer: boolean; classes: Uint8Array } | null;
 }
 
 export function chunkCount(g: CardGeometry): number {
@@ -292,15 +297,16 @@ export interface ChunkEntry {
 
 /**
  * The payload of chunk i in order: for each layer, keys then values; for each class present in
- * the token range (ascending), for each head: codes, scales (fp16), zeros (fp16, asym only),
+ * the token range in that layer (ascending), for each head: codes, scales (fp16), zeros (fp16, asym only),
  * concatenated without padding. Returns the entries and the body length (header included).
  */
 export function chunkEntries(g: CardGeometry, p: CardPrecisionTable, i: number): { entries: ChunkEntry[]; bodyBytes: number } {
   const r = chunkRange(g, i);
-  const classRows = rowsByClass(p, r.tokenStart, r.tokenCount);
+  const shared = p.classMap?.perLayer ? null : rowsByClass(p, g.tokenCount, 0, r.tokenStart, r.tokenCount);
   const entries: ChunkEntry[] = [];
   let offset = CHUNK_HEADER.size;
   for (let layer = r.layerStart; layer < r.layerStart + r.layerCount; layer++) {
+    const classRows = shared ?? rowsByClass(p, g.tokenCount, layer, r.tokenStart, r.tokenCount);
     for (const kv of [0, 1] as const) {
       classRows.forEach((rows, cls) => {
         if (rows.length === 0) return;
@@ -316,15 +322,17 @@ export function chunkEntries(g: CardGeometry, p: CardPrecisionTable, i: number):
   return { entries, bodyBytes: offset };
 }
 
-function rowsByClass(p: CardPrecisionTable, start: number, count: number): Int32Array[] {
+/** The chunk's token indices [start, start + count) split by class (in `layer`, for per-layer maps). */
+function rowsByClass(p: CardPrecisionTable, N: number, layer: number, start: number, count: number): Int32Array[] {
   const C = p.assign.length;
-  if (!p.tokenClass) return [Int32Array.from({ length: count }, (_, k) => start + k)];
+  if (!p.classMap) return [Int32Array.from({ length: count }, (_, k) => start + k)];
+  const cls = p.classMap.perLayer ? p.classMap.classes.subarray(layer * N, (layer + 1) * N) : p.classMap.classes;
   const counts = new Array<number>(C).fill(0);
-  for (let t = start; t < start + count; t++) counts[p.tokenClass[t]]++;
+  for (let t = start; t < start + count; t++) counts[cls[t]]++;
   const rows = counts.map((n) => new Int32Array(n));
   const fill = new Array<number>(C).fill(0);
   for (let t = start; t < start + count; t++) {
-    const c = p.tokenClass[t];
+    const c = cls[t];
     rows[c][fill[c]++] = t;
   }
   return rows;

@@ -81,7 +81,9 @@ export function readPlan(body: Uint8Array, layout: Layout): CardPrecisionTable {
   const h = readStruct(PLAN_HEADER, body);
   if (h.specCount < 1 || h.specCount > 255) throw corrupt('PLAN.specCount', `${h.specCount} is outside 1..255`);
   if (h.classCount < 1 || h.classCount > 255) throw corrupt('PLAN.classCount', `${h.classCount} is outside 1..255`);
-  if (h.reserved !== 0) throw corrupt('PLAN.reserved', `${h.reserved}, expected 0`);
+  if (h.reserved !== 0 || h.reserved2 !== 0) throw corrupt('PLAN.reserved', 'must be 0');
+  if (h.mapScope > 1) throw new KvwireError('CARD_UNSUPPORTED', `card PLAN.mapScope ${h.mapScope}: v1 knows 0 (per token) and 1 (per layer)`, { path: 'PLAN.mapScope' });
+  if (h.mapScope === 1 && h.classCount === 1) throw corrupt('PLAN.mapScope', 'a per-layer class map with a single class');
   const want = PLAN_HEADER.size + SPEC_ENTRY.size * h.specCount + 2 * h.classCount * layout.layers;
   if (body.length !== want) throw corrupt('PLAN', `body is ${body.length} bytes, expected ${want} for ${h.specCount} quantizers, ${h.classCount} classes, ${layout.layers} layers`);
   const specs = Array.from({ length: h.specCount }, (_, i) => {
@@ -101,17 +103,18 @@ export function readPlan(body: Uint8Array, layout: Layout): CardPrecisionTable {
     if (k >= h.specCount || v >= h.specCount) throw corrupt(`PLAN.assign[${c}][${l}]`, `quantizer index ${Math.max(k, v)} >= ${h.specCount}`);
     return [k, v];
   }));
-  return { specs, assign, tokenClass: null };
+  const classMap = h.classCount > 1 ? { perLayer: h.mapScope === 1, classes: new Uint8Array(0) } : null;
+  return { specs, assign, classMap };
 }
 
-export function tokensLength(layout: Layout, classCount: number): number {
-  return 8 * layout.tokenCount + (classCount > 1 ? layout.tokenCount : 0);
+export function tokensLength(layout: Layout, plan: CardPrecisionTable): number {
+  return 8 * layout.tokenCount + (plan.classMap ? (plan.classMap.perLayer ? layout.layers : 1) * layout.tokenCount : 0);
 }
 
 /** TOKENS: ids >= 0, positions strictly increasing in 0..nextPosition-1, classes < classCount. */
 export function readTokens(body: Uint8Array, layout: Layout, plan: CardPrecisionTable): { tokens: Int32Array; positions: Int32Array } {
   const n = layout.tokenCount;
-  const want = tokensLength(layout, plan.assign.length);
+  const want = tokensLength(layout, plan);
   if (body.length !== want) throw corrupt('TOKENS', `body is ${body.length} bytes, expected ${want} for ${n} tokens`);
   const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const tokens = new Int32Array(n);
@@ -126,10 +129,10 @@ export function readTokens(body: Uint8Array, layout: Layout, plan: CardPrecision
   if (n && positions[n - 1] >= layout.nextPosition) {
     throw corrupt(`TOKENS.positions[${n - 1}]`, `${positions[n - 1]} is not below LAYOUT.nextPosition ${layout.nextPosition}`);
   }
-  if (plan.assign.length > 1) {
-    const cls = body.slice(8 * n, 9 * n);
-    for (let i = 0; i < n; i++) if (cls[i] >= plan.assign.length) throw corrupt(`TOKENS.classes[${i}]`, `${cls[i]} >= ${plan.assign.length} classes`);
-    plan.tokenClass = cls;
+  if (plan.classMap) {
+    const cls = body.slice(8 * n);
+    for (let i = 0; i < cls.length; i++) if (cls[i] >= plan.assign.length) throw corrupt(`TOKENS.classes[${i}]`, `${cls[i]} >= ${plan.assign.length} classes`);
+    plan.classMap.classes = cls;
   }
   return { tokens, positions };
 }

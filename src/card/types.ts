@@ -24,7 +24,8 @@ export interface CardModel {
  */
 export interface CardPrecision {
   classes: Array<{ keys: QuantSpec | QuantSpec[]; values: QuantSpec | QuantSpec[] }>;
-  tokenClass?: Uint8Array;
+  /** Class of each token (N), or per layer (L arrays of N) when layers differ. */
+  tokenClass?: Uint8Array | Uint8Array[];
 }
 
 /** Caps a receiver applies before allocating anything (defaults in DEFAULT_LIMITS). */
@@ -124,15 +125,20 @@ export function precisionTable(p: CardPrecision, layers: number, tokenCount: num
     return k.map((ks, l): [number, number] => [intern(ks), intern(v[l])]);
   });
   if (specs.length > 255) throw bad(`more than 255 distinct quantizers`);
-  let tokenClass: Uint8Array | null = null;
+  const maps = p.tokenClass === undefined ? [] : Array.isArray(p.tokenClass) ? p.tokenClass : [p.tokenClass];
+  if (maps.length > 1 && maps.length !== layers) throw bad(`tokenClass lists ${maps.length} layers, expected ${layers}`);
+  maps.forEach((m, l) => {
+    if (m.length !== tokenCount) throw bad(`tokenClass${maps.length > 1 ? `[${l}]` : ''} has ${m.length} entries for ${tokenCount} tokens`);
+    const t = m.findIndex((c) => c >= p.classes.length);
+    if (t >= 0) throw bad(`token ${t} has class ${m[t]}, but there are ${p.classes.length} classes`);
+  });
+  let classMap: CardPrecisionTable['classMap'] = null;
   if (p.classes.length > 1) {
-    tokenClass = p.tokenClass ?? new Uint8Array(tokenCount);
-    if (tokenClass.length !== tokenCount) throw bad(`tokenClass has ${tokenClass.length} entries for ${tokenCount} tokens`);
-    for (let t = 0; t < tokenCount; t++) {
-      if (tokenClass[t] >= p.classes.length) throw bad(`token ${t} has class ${tokenClass[t]}, but there are ${p.classes.length} classes`);
-    }
-  } else if (p.tokenClass && p.tokenClass.some((c) => c !== 0)) {
-    throw bad('tokenClass names classes other than 0, but only one class is defined');
+    const perLayer = maps.length > 1 && maps.some((m) => m.some((c, t) => c !== maps[0][t]));
+    const classes = new Uint8Array((perLayer ? layers : 1) * tokenCount);
+    if (perLayer) maps.forEach((m, l) => classes.set(m, l * tokenCount));
+    else if (maps.length) classes.set(maps[0]);
+    classMap = { perLayer, classes };
   }
-  return { specs, assign, tokenClass };
+  return { specs, assign, classMap };
 }
