@@ -1,0 +1,15 @@
+/**
+ * The built-in runners, registered on import. A new built-in: a file here exporting a CellRunner,
+ * and one registerRunner line below. Runners living in other modules (src/select, src/plan,
+ * src/agent) may instead call registerRunner themselves and be listed in `runnerModules`.
+ */
+import { registerRunner } from '../runner.js';
+import { fullRunner } from './full.js';
+import { quantRunner } from './quant.js';
+
+registerRunner(fullRunner, { replace: true });
+registerRunner(quantRunner, { replace: true });
+
+export { fullRunner, quantRunner };
+export { PRESETS, quantOptions } from './quant.js';
+export { runHandoff, since, type Handed, type Transform } from './handoff-path.js';
