@@ -30,7 +30,10 @@ export interface CompressEvalOptions {
   /** Always-kept first tokens (BOS: 1) and last tokens, for every selector and RD plan. */
   sinks?: number;
   recent?: number;
-  /** Mixed-precision rows: diagnose bottlenecks on these probes and protect `protect` layers. */
+  /**
+   * Mixed-precision rows: diagnose bottlenecks on these probes (KL over every appended row: the
+   * last row alone is too noisy on a handful of probes) and protect `protect` layers.
+   */
   diagnosisItems?: EvalItem[];
   protect?: number;
   /** Codings diagnosed and run with their bottlenecks in FP16 (default int4g, nf4, int2-kivi). */
@@ -84,8 +87,10 @@ export function buildMethods(headDim: number, options: CompressEvalOptions, diag
   for (const b of options.baselines ?? DEFAULT_BASELINES) {
     methods.push({ name: b, family: 'quant', plan: async (cache) => planSelection(cache, null, { base: baselineCoding(b, headDim) }) });
   }
-  for (const [b, d] of Object.entries(diagnosis)) {
-    methods.push({ name: `${b}+bn${d.bottlenecks.length}`, family: 'mixed',
+  // Keys of `diagnosis`: 'int4g' (seed 002's one-layer-at-a-time) or 'int4g/loo' (leave-one-out).
+  for (const [key, d] of Object.entries(diagnosis)) {
+    const [b, mode] = key.split('/');
+    methods.push({ name: `${b}+bn${d.bottlenecks.length}${mode ? `(${mode})` : ''}`, family: 'mixed',
       plan: async (cache) => planSelection(cache, null, { base: baselineCoding(b as BaselineName, headDim), protect: d.bottlenecks }) });
   }
   const precision = options.selectorPrecision ?? 'fp16';
@@ -155,7 +160,10 @@ export async function compressEval(session: Session, items: EvalItem[], options:
   if (options.diagnosisItems?.length) {
     const probes = options.diagnosisItems.map((it) => ({ context: it.context, continuation: it.question }));
     for (const b of options.mixedBaselines ?? DEFAULT_MIXED) {
-      diagnosis[b] = await diagnoseLayers(session, probes, baselineCoding(b, c.headDim), { protect: options.protect ?? 1 });
+      for (const mode of ['one-at-a-time', 'leave-one-out'] as const) {
+        diagnosis[mode === 'leave-one-out' ? `${b}/loo` : b] = await diagnoseLayers(session, probes, baselineCoding(b, c.headDim),
+          { protect: options.protect ?? 1, mode, rows: 'all' });
+      }
     }
   }
   const methods = buildMethods(c.headDim, options, diagnosis);

@@ -44,23 +44,48 @@ export function quantizeOneLayer(cache: KvCache, layer: number, coding: ClassCod
   return new KvCache(cache.shape, keys, values, cache.positions, cache.tokens);
 }
 
+/** `cache` with every layer but `keep` fake-quantized by `coding`. */
+export function quantizeAllBut(cache: KvCache, keep: number, coding: ClassCoding): KvCache {
+  let out = cache;
+  for (let l = 0; l < cache.layers; l++) if (l !== keep) out = quantizeOneLayer(out, l, coding);
+  return out;
+}
+
+export interface DiagnoseOptions {
+  /** How many bottlenecks to return (default 1). */
+  protect?: number;
+  /**
+   * 'one-at-a-time' (default, seed 002): quantize only layer l; the layers that hurt most alone
+   * are the bottlenecks. 'leave-one-out': quantize every layer but l; the layers whose exemption
+   * helps most are the bottlenecks (what protecting one layer actually buys, interactions included).
+   */
+  mode?: 'one-at-a-time' | 'leave-one-out';
+  /** KL at the last appended row (default) or the mean over every appended row. */
+  rows?: 'last' | 'all';
+}
+
 /**
- * Per-layer sensitivity to `coding` on `probes`; `protect` (default 1) bottlenecks are returned.
- * Costs (layers + 1) continuations per probe: use a handful of calibration prompts (not the test set).
+ * Per-layer sensitivity to `coding` on `probes`; `protect` bottlenecks are returned. Costs
+ * (layers + 1) continuations per probe: use a handful of calibration prompts (not the test set).
+ * In leave-one-out mode `kl[l]` is the KL *saved* by exempting layer l (larger = protect first).
  */
-export async function diagnoseLayers(session: Session, probes: Probe[], coding: ClassCoding, options: { protect?: number } = {}): Promise<LayerDiagnosis> {
+export async function diagnoseLayers(session: Session, probes: Probe[], coding: ClassCoding, options: DiagnoseOptions = {}): Promise<LayerDiagnosis> {
   ensure(probes.length > 0, 'BAD_ARGUMENT', 'diagnoseLayers needs at least one probe prompt');
   const L = session.config.layers;
   const protect = options.protect ?? 1;
   ensure(Number.isInteger(protect) && protect >= 0 && protect <= L, 'BAD_ARGUMENT', `protect must be an integer in 0..${L}, got ${protect}`);
   const V = session.config.vocabSize;
   const kl = new Array<number>(L).fill(0);
+  const leaveOut = options.mode === 'leave-one-out';
+  const opts = { logits: options.rows ?? 'last' } as const;
   for (const probe of probes) {
     const { cache } = await session.prefill(probe.context);
-    const full = await runContinuation(session, cache, probe.continuation);
+    const full = await runContinuation(session, cache, probe.continuation, opts);
+    const all = leaveOut ? compareRuns(full, await runContinuation(session, quantizeAllBut(cache, -1, coding), probe.continuation, opts), V).kl : 0;
     for (let l = 0; l < L; l++) {
-      const run = await runContinuation(session, quantizeOneLayer(cache, l, coding), probe.continuation);
-      kl[l] += compareRuns(full, run, V).kl / probes.length;
+      const q = leaveOut ? quantizeAllBut(cache, l, coding) : quantizeOneLayer(cache, l, coding);
+      const d = compareRuns(full, await runContinuation(session, q, probe.continuation, opts), V).kl;
+      kl[l] += (leaveOut ? all - d : d) / probes.length;
     }
   }
   const order = Array.from({ length: L }, (_, l) => l).sort((a, b) => kl[b] - kl[a] || a - b);

@@ -29,4 +29,4 @@ export { type PlannerOptions, planBudget } from './planner.js';
 export { makePlan, applyPlan, packedByteLength, materialize, sameSpec } from './apply.js';
 
 // Bottleneck-layer diagnosis.
-export { type Probe, type LayerDiagnosis, quantizeOneLayer, diagnoseLayers } from './diagnose.js';
+export { type Probe, type LayerDiagnosis, type DiagnoseOptions, quantizeOneLayer, quantizeAllBut, diagnoseLayers } from './diagnose.js';

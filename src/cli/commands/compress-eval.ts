@@ -119,7 +119,7 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
     console.log(`\n## ${task} on ${spec.source}: n = ${result.items}, mean context ${result.meanContextTokens.toFixed(0)} tokens, ` +
       `${seconds.toFixed(0)} s${result.tokenSplitMismatches ? `, ${result.tokenSplitMismatches} items tokenize differently when split` : ''}\n`);
     for (const [coding, d] of Object.entries(result.diagnosis)) {
-      console.log(`Bottleneck diagnosis (${coding}, next-token KL per layer): ${d.kl.map((x, l) => `L${l} ${x.toFixed(4)}`).join(', ')} -> protect ${d.bottlenecks.join(', ')}\n`);
+      console.log(`Bottleneck diagnosis (${coding.replace('/loo', ', leave-one-out: KL saved')}, next-token KL per layer): ${d.kl.map((x, l) => `L${l} ${x.toFixed(4)}`).join(', ')} -> protect ${d.bottlenecks.join(', ')}\n`);
     }
     console.log(markdownTable(result, rows));
     console.log(`\n${markdownClaims(result)}`);
