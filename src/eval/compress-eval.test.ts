@@ -32,3 +32,29 @@ test('compress-eval runs every method on every item and reports them', async () 
   assert.ok(claimComparisons(result).every((c) => c.comparisons.length > 0));
   await session.dispose();
 });
+
+test('text items are deterministic passages of context + probe tokens', async () => {
+  const { loadModel } = await import('../model/index.js');
+  const { dataPath } = await import('../util/data.js');
+  const { textItems } = await import('./compress-eval-items.js');
+  const tok = loadModel(dataPath('models/stories260K/stories260K.bin')).tokenizer;
+  const a = textItems(3, tok, { seed: 4, contextTokens: 40, probeTokens: 8 });
+  const b = textItems(3, tok, { seed: 4, contextTokens: 40, probeTokens: 8 });
+  assert.deepEqual(a.map((x) => x.context), b.map((x) => x.context));
+  for (const it of a) {
+    assert.equal(it.context.length, 41);
+    assert.equal(it.context[0], tok.bosId);
+    assert.equal(it.question.length, 8);
+    assert.equal(it.score, undefined);
+  }
+  assert.notDeepEqual(a[0].context, textItems(1, tok, { seed: 5, contextTokens: 40, probeTokens: 8 })[0].context);
+});
+
+test('the command refuses bad arguments with a usage error', async () => {
+  const { compressEvalCommand } = await import('../cli/commands/compress-eval.js');
+  const { UsageError } = await import('../cli/errors.js');
+  for (const argv of [[], ['--model', 'x'], ['--model', 'x', '--tasks', 'nope'], ['--model', 'x', '--text', '--ratios', '0,2'],
+    ['--model', 'x', '--text', '-n', '0'], ['--model', 'x', '--text', '--selectors', 'magic'], ['--model', 'x', '--text', '--rd', '0']]) {
+    await assert.rejects(compressEvalCommand(argv), (e: unknown) => e instanceof UsageError, argv.join(' '));
+  }
+});
