@@ -1,52 +1,60 @@
 #!/usr/bin/env bash
-# One call on the GPU machine (the `run` tool; see training/README.md): optionally smoke-test
-# models first (20 steps, export, a few evaluations: a failure stops here, cheaply), then train
-# MODELS at once, export, evaluate and pack them into $OUT, all within BUDGET seconds.
+# Runs the zoo on the GPU machine through the `run` tool (see training/README.md), whose calls
+# last at most 10 minutes and return at most 64 MiB: training runs in the background (setsid) and
+# later calls wait for it and fetch the packed folders in pieces.
 #
-#   bash training/device.sh MODELS BUDGET [SMOKE_MODELS] [INIT]
-#     MODELS        comma-separated config names (training/configs/*.json)
-#     BUDGET        seconds this call may take in all (training gets what the rest leaves)
-#     SMOKE_MODELS  comma-separated names to smoke-test first, or "" for none
-#     INIT          name=folder,... to continue from exported folders (zoo.py --init)
-# Needs .devdata/bundle.tar.xz (carry .devdata). Writes to $OUT: zoo.log, logs.tar (per-model
-# logs, train/eval json, tokenizers) and zoo.tar.partNN (the exported folders, 15 MiB pieces).
+#   bash training/device.sh smoke MODELS                  20 steps, export, 4 evals a group (foreground)
+#   bash training/device.sh start MODELS DEADLINE WAIT [INIT]
+#        copy .devdata to /tmp/kvw/data, start zoo.py in the background (train.py --deadline
+#        DEADLINE), return after WAIT seconds with the logs
+#   bash training/device.sh wait SECONDS PART...          wait for the background run (at most
+#        SECONDS), then copy the logs and the named pack pieces (zoo.tar.partNN) to $OUT
+#   bash training/device.sh fetch PART...                 copy pack pieces to $OUT
+# Pieces join with: cat zoo.tar.part* | tar -xf - -C models
 set -o pipefail
 export PYTHONUNBUFFERED=1
-T0=$(date +%s)
-MODELS=$1; BUDGET=${2:-580}; SMOKE=${3:-}; INIT=${4:-}
-OUT=${OUT:-/tmp/kvw/out}
 W=/tmp/kvw
-mkdir -p "$OUT" "$W/logs"
+OUT=${OUT:-$W/out}
+mkdir -p "$OUT" "$W/logs" "$W/pack" "$W/data"
 cd "$(dirname "$0")/.."
-finish() {
+mode=$1; shift
+
+logs() {
   cp training/tokenizers/*.json "$W/logs/" 2>/dev/null
+  cp "$W/zoo.log" "$W/logs/" 2>/dev/null
   tar -C "$W" -cf "$OUT/logs.tar" logs
 }
-trap finish EXIT
-nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader
-python3 -c 'import torch, transformers, tokenizers, safetensors; print("torch", torch.__version__, "transformers", transformers.__version__, "tokenizers", tokenizers.__version__)'
-if [ -n "$SMOKE" ]; then
-  python3 training/zoo.py --models "$SMOKE" --smoke all --work "$W" --out "$W/smoke" --logs "$W/logs/smoke" \
-    --bundle .devdata/bundle.tar.xz 2>&1 | tee -a "$OUT/zoo.log" || { echo "SMOKE FAILED"; tail -n 40 "$W"/logs/smoke/*.log; exit 1; }
-  for m in ${SMOKE//,/ }; do python3 - "$W/smoke/$m" <<'EOF'
-import json, sys, transformers
-d = sys.argv[1]
-c = json.load(open(d + "/config.json"))
-m = transformers.AutoModelForCausalLM.from_pretrained(d)
-print(d.split("/")[-1], type(m).__name__, m.dtype, {k: c.get(k) for k in ("model_type", "head_dim", "tie_word_embeddings", "rope_parameters", "rope_theta", "torch_dtype", "dtype", "attention_bias", "use_sliding_window", "layer_types")})
-EOF
-  done
-  tail -n 12 "$W"/logs/smoke/*.log
-fi
-EL=$(( $(date +%s) - T0 ))
-DEADLINE=$(( BUDGET - EL - 120 ))
-echo "training for at most ${DEADLINE}s (elapsed ${EL}s)"
-if [ "$DEADLINE" -lt 60 ]; then echo "no time left to train"; exit 1; fi
-python3 training/zoo.py --models "$MODELS" --work "$W" --out "$W/models" --logs "$W/logs" --deadline "$DEADLINE" \
-  --bundle .devdata/bundle.tar.xz --pack "$OUT" ${INIT:+--init "$INIT"} 2>&1 | tee -a "$OUT/zoo.log"
-RC=$?
-grep -h "done:" "$W"/logs/*.log
-for f in "$W"/logs/*.eval.json; do python3 -c "
-import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[1].split('/')[-1], {g: round(v['accuracy'],3) for g,v in r['tasks'].items()})" "$f"; done
-echo "device.sh finished in $(( $(date +%s) - T0 ))s rc=$RC"
-exit $RC
+progress() {
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+  for f in "$W"/logs/*.log; do echo "== $f"; grep -E "step|done|deadline|Error|error" "$f" | tail -n 3; done
+  tail -n 15 "$W/zoo.log" 2>/dev/null
+}
+
+case $mode in
+smoke)
+  python3 training/zoo.py --models "$1" --smoke all --work "$W" --out "$W/smoke" --logs "$W/logs/smoke" \
+    --bundle .devdata/bundle.tar.xz 2>&1 | tee "$OUT/zoo.log"
+  rc=$?; logs; exit $rc ;;
+start)
+  MODELS=$1; DEADLINE=$2; WAIT=$3; INIT=${4:-}
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  python3 -c 'import torch, transformers, tokenizers; print("torch", torch.__version__, "transformers", transformers.__version__, "tokenizers", tokenizers.__version__)'
+  cp .devdata/*.xz "$W/data/"
+  setsid nohup python3 training/zoo.py --models "$MODELS" --work "$W" --out "$W/models" --logs "$W/logs" \
+    --deadline "$DEADLINE" --bundle "$W/data/bundle.tar.xz" --pack "$W/pack" ${INIT:+--init "$INIT"} \
+    > "$W/zoo.log" 2>&1 < /dev/null &
+  echo $! > "$W/zoo.pid"
+  sleep "$WAIT"
+  progress; logs ;;
+wait)
+  LIMIT=$1; shift
+  T0=$(date +%s)
+  while kill -0 "$(cat "$W/zoo.pid")" 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 5; done
+  progress; logs
+  for p in "$@"; do cp "$W/pack/zoo.tar.part$p" "$OUT/" 2>/dev/null || echo "no piece $p"; done
+  ls -la "$W/pack" ;;
+fetch)
+  for p in "$@"; do cp "$W/pack/zoo.tar.part$p" "$OUT/" || echo "no piece $p"; done ;;
+*)
+  echo "usage: device.sh smoke|start|wait|fetch ..."; exit 2 ;;
+esac

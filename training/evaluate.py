@@ -139,29 +139,28 @@ def greedy(model, prompts: list, max_new: int, stop_ids: set, device: str) -> li
         mask[b, L - len(p):] = 1
     ids, mask = ids.to(device), mask.to(device)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
     past = out.past_key_values
     nxt = out.logits[:, -1].argmax(-1)
-    gen = [[] for _ in range(B)]
+    stop = torch.tensor(sorted(stop_ids), device=device)
+    gen = torch.zeros(B, max_new, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
+    length = torch.zeros(B, dtype=torch.long, device=device)  # tokens before the first stop
     last_pos = pos[:, -1]
     for t in range(max_new):
-        for b in range(B):
-            if not done[b]:
-                tok = int(nxt[b])
-                if tok in stop_ids:
-                    done[b] = True
-                else:
-                    gen[b].append(tok)
-        if bool(done.all()) or t == max_new - 1:
+        done = done | torch.isin(nxt, stop)
+        gen[:, t] = nxt
+        length += (~done).long()
+        if t == max_new - 1 or bool(done.all()):  # one sync per step
             break
         mask = torch.cat([mask, torch.ones(B, 1, dtype=mask.dtype, device=device)], 1)
         last_pos = last_pos + 1
         out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                    past_key_values=past, use_cache=True)
+                    past_key_values=past, use_cache=True, logits_to_keep=1)
         past = out.past_key_values
         nxt = out.logits[:, -1].argmax(-1)
-    return gen
+    gen, length = gen.tolist(), length.tolist()
+    return [g[:n] for g, n in zip(gen, length)]
 
 
 def load_tests(bundle_path: str, tests: str = None) -> list:

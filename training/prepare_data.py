@@ -66,15 +66,12 @@ def run_export(task: str, split: str, n: int, seed: int, length=None, tokenizer=
         args += ["--length", str(length)]
     if tokenizer:
         args += ["--tokenizer", os.path.abspath(tokenizer)]
-    main_js = os.path.join(ROOT, "dist", "cli", "main.js")
-    if os.path.exists(main_js):
-        cmd = ["node", main_js, "tasks"] + args
-    else:
-        tasks_js = os.path.join(ROOT, "dist", "cli", "commands", "tasks.js")
-        if not os.path.exists(tasks_js):
-            sys.exit(f"prepare_data: {tasks_js} is missing: build the task suite first (npx tsc -p .)")
-        code = f"import({json.dumps(tasks_js)}).then(m=>m.tasksCommand({json.dumps(args)})).then(c=>process.exit(c))"
-        cmd = ["node", "-e", code]
+    # tasks.js directly (not dist/cli/main.js): it needs only the task suite, not the engine
+    tasks_js = os.path.join(ROOT, "dist", "cli", "commands", "tasks.js")
+    if not os.path.exists(tasks_js):
+        sys.exit(f"prepare_data: {tasks_js} is missing: build the task suite first (npx tsc -p .)")
+    code = f"import({json.dumps(tasks_js)}).then(m=>m.tasksCommand({json.dumps(args)})).then(c=>process.exit(c))"
+    cmd = ["node", "-e", code]
     t0 = time.time()
     # the needle generator keeps ~1 MB per example alive while it runs: give node room
     env = dict(os.environ, NODE_OPTIONS=(os.environ.get("NODE_OPTIONS", "") + " --max-old-space-size=16000").strip())

@@ -152,7 +152,7 @@ def main():
         ph_tokens += x.numel()
         if step % 50 == 0 or step == 1:
             lv = loss.item()
-            tw = ((w > 1.5).float() * ce).sum().item() / max(1.0, (w > 1.5).sum().item())
+            tw = ((w.view(-1) > 1.5).float() * ce).sum().item() / max(1.0, (w > 1.5).sum().item())
             hist.append((step, round(lv, 4)))
             print(f"[{cfg['name']}] step {step}/{total} phase {pi} progress {prog:.3f} loss {lv:.3f} answer-ce {tw:.3f} "
                   f"lr {lr:.2e} {ph_tokens / (time.time() - tp) / 1e3:.0f}k tok/s {time.time() - t0:.0f}s", flush=True)

@@ -15,6 +15,7 @@ import argparse
 import glob
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -121,9 +122,9 @@ def main():
         log(" ".join(cmd))
         f = open(os.path.join(logs, f"{m}.log"), "a")
         running[m] = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=HERE, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    # (4) export + evaluate each as it finishes
-    failed = []
-    while running:
+    # (4) as each finishes: export, evaluate, card (in the background, so models overlap)
+    failed, post = [], {}
+    while running or post:
         for m, p in list(running.items()):
             if p.poll() is None:
                 continue
@@ -133,24 +134,29 @@ def main():
                 log(f"{m}: training failed ({p.returncode}), see {lf}")
                 failed.append(m)
                 continue
-            try:
-                c = cfgs[m]
-                tok = os.path.join(HERE, "tokenizers", f"{c['tokenizer']}.json")
-                run_dir, dest = os.path.join(a.work, "run", m), os.path.join(out, m)
-                exp = [sys.executable, "export.py", "--run", run_dir, "--config", os.path.join(HERE, "configs", f"{m}.json"),
-                       "--tokenizer", tok, "--out", dest]
-                run(exp, lf)
-                ev = os.path.join(logs, f"{m}.eval.json")
-                limit = 4 if m in smoke else a.eval_limit
-                tests = os.path.join(os.path.dirname(bundle), f"test-{c['tokenizer']}.jsonl.xz")
-                run([sys.executable, "evaluate.py", "--model", dest, "--bundle", bundle, "--limit", str(limit), "--out", ev]
-                    + (["--tests", tests] if os.path.exists(tests) else []), lf)
-                run(exp + ["--eval", ev, "--card-only"], lf)
-                subprocess.run(["cp", os.path.join(run_dir, "train.json"), os.path.join(logs, f"{m}.train.json")])
-                log(f"{m}: done at {time.time() - t0:.0f}s")
-            except Exception as e:  # keep going with the other models
-                log(f"{m}: {e}")
+            c = cfgs[m]
+            tok = os.path.join(HERE, "tokenizers", f"{c['tokenizer']}.json")
+            run_dir, dest = os.path.join(a.work, "run", m), os.path.join(out, m)
+            exp = [sys.executable, "export.py", "--run", run_dir, "--config", os.path.join(HERE, "configs", f"{m}.json"),
+                   "--tokenizer", tok, "--out", dest]
+            ev = os.path.join(logs, f"{m}.eval.json")
+            limit = 4 if m in smoke else a.eval_limit
+            tests = os.path.join(os.path.dirname(bundle), f"test-{c['tokenizer']}.jsonl.xz")
+            evc = [sys.executable, "evaluate.py", "--model", dest, "--bundle", bundle, "--limit", str(limit), "--out", ev] \
+                + (["--tests", tests] if os.path.exists(tests) else [])
+            chain = " && ".join(shlex.join(x) for x in (exp, evc, exp + ["--eval", ev, "--card-only"],
+                                                        ["cp", os.path.join(run_dir, "train.json"), os.path.join(logs, f"{m}.train.json")]))
+            log(f"{m}: trained; {chain}")
+            post[m] = subprocess.Popen(f"({chain}) >> {shlex.quote(lf)} 2>&1", shell=True, cwd=HERE)
+        for m, p in list(post.items()):
+            if p.poll() is None:
+                continue
+            del post[m]
+            if p.returncode != 0:
+                log(f"{m}: export/evaluation failed, see {os.path.join(logs, m + '.log')}")
                 failed.append(m)
+            else:
+                log(f"{m}: done at {time.time() - t0:.0f}s")
         time.sleep(2)
     if a.pack:
         os.makedirs(a.pack, exist_ok=True)
