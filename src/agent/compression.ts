@@ -1,0 +1,109 @@
+/**
+ * What a sharer sends, by name: a precision (src/plan's baseline codings), optionally a token
+ * selection (src/select) at a keep ratio, or a rate–distortion plan (src/plan) at a byte budget.
+ *
+ *   fp16 | int8 | int4 | int2 | nf4 | fp32      whole cache at that precision
+ *   int4-q2c25                                   Q2C keeps 25% of the tokens, then INT4
+ *   int8-snapkv50, fp16-front50, ...             any selector of src/select, any percentage
+ *   rd10                                         rate–distortion plan at 10% of the FP16 bytes
+ *
+ * `compress` turns a context cache into what the card encoder needs: the kept tokens (original
+ * positions) and a CardPrecision, plus the scores the selector gave them.
+ */
+import { KvwireError, ensure } from '../errors.js';
+import type { KvCache } from '../kv/index.js';
+import type { CardPrecision } from '../card/index.js';
+import { baselineCoding, planBudget, type BaselineName, type Plan } from '../plan/index.js';
+import { SELECTOR_NAMES, aggregateScores, getSelector, selectTopK, type AttentionSource, type SelectorName } from '../select/index.js';
+
+export interface Compression {
+  /** The name it was parsed from. */
+  name: string;
+  /** Precision of every kept token (ignored for rd). */
+  precision: BaselineName | 'fp32';
+  selector?: SelectorName;
+  /** Fraction of tokens the selector keeps. */
+  keep?: number;
+  /** Rate–distortion plan at this fraction of the FP16 bytes. */
+  rdFraction?: number;
+}
+
+const ALIASES: Record<string, BaselineName | 'fp32'> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', int4: 'int4g', int4g: 'int4g', int2: 'int2-kivi', 'int2-kivi': 'int2-kivi', nf4: 'nf4' };
+
+export function parseCompression(name: string): Compression {
+  const rd = /^rd(\d+(?:\.\d+)?)$/.exec(name);
+  if (rd) {
+    const f = Number(rd[1]) / 100;
+    ensure(f > 0 && f <= 1, 'BAD_ARGUMENT', `compression "${name}": the budget must be in (0, 100] percent of FP16`);
+    return { name, precision: 'fp16', rdFraction: f };
+  }
+  const m = /^([a-z0-9-]+?)(?:-([a-z0-9_-]+?)(\d+(?:\.\d+)?))?$/.exec(name);
+  const precision = m ? ALIASES[m[1]] : undefined;
+  if (!m || !precision) {
+    throw new KvwireError('BAD_ARGUMENT', `unknown compression "${name}": expected PRECISION[-SELECTORPERCENT] (precision ${Object.keys(ALIASES).join('|')}, ` +
+      `selector ${SELECTOR_NAMES.join('|')}, e.g. int4-q2c25) or rdPERCENT`);
+  }
+  if (!m[2]) return { name, precision };
+  ensure((SELECTOR_NAMES as readonly string[]).includes(m[2]), 'BAD_ARGUMENT', `compression "${name}": unknown selector "${m[2]}"; one of ${SELECTOR_NAMES.join(', ')}`);
+  const keep = Number(m[3]) / 100;
+  ensure(keep > 0 && keep <= 1, 'BAD_ARGUMENT', `compression "${name}": keep percentage must be in (0, 100]`);
+  return { name, precision, selector: m[2] as SelectorName, keep };
+}
+
+export interface Compressed {
+  /** The kept tokens, at their original positions. */
+  cache: KvCache;
+  precision: CardPrecision;
+  /** The selector's score of each kept token (shared granularity), when a selector ran. */
+  scores?: Float32Array;
+  /** Kept fraction of the context's tokens. */
+  keptFraction: number;
+}
+
+/**
+ * Selects and assigns precision. `attention` feeds attention-based selectors (Q2C needs the
+ * question's attention to the context: the receiver's question, appended after the context).
+ */
+export async function compress(cache: KvCache, c: Compression, options: { attention?: AttentionSource; sinks?: number } = {}): Promise<Compressed> {
+  const T = cache.length;
+  if (c.rdFraction !== undefined) {
+    const plan = planBudget(cache, { budget: { fraction: c.rdFraction } });
+    return { cache: cache.gather(plan.kept), precision: precisionFromPlan(plan), keptFraction: plan.kept.length / Math.max(1, T) };
+  }
+  const coding = c.precision === 'fp32' ? { keys: { format: 'fp32' as const }, values: { format: 'fp32' as const } } : baselineCoding(c.precision, cache.headDim);
+  if (!c.selector || T === 0) return { cache, precision: { classes: [coding] }, keptFraction: 1 };
+  const selector = getSelector(c.selector);
+  const input = { cache, attention: options.attention };
+  // One token set for every layer and head: the engine injects whole tokens.
+  const scores = aggregateScores(await selector.score(input), 'shared', cache);
+  const set = selectTopK(scores, { budget: { ratio: c.keep! }, sinks: options.sinks ?? 1, granularity: 'shared' }, cache);
+  if (set.kind !== 'shared' || scores.granularity !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give one shared token set`);
+  const shared = scores.scores;
+  return {
+    cache: cache.gather(set.indices), precision: { classes: [coding] }, keptFraction: set.indices.length / T,
+    scores: Float32Array.from(set.indices, (t) => shared[t]),
+  };
+}
+
+/**
+ * A src/plan Plan as a card precision: classes are numbered per layer in the plan and globally in
+ * the card (class c of layer l -> card class c; layers with fewer classes fill the rest with
+ * their class 0, which no token uses there). Per-head maps (per-head selections with DROPPED
+ * rows) are refused: a KvCache, and so the engine, holds one token set for every head.
+ */
+export function precisionFromPlan(plan: Plan): CardPrecision {
+  const C = Math.max(...plan.layers.map((l) => l.classes.length));
+  const n = plan.kept.length;
+  const maps = plan.layers.map((layer, l) => {
+    if (!layer.map) return new Uint8Array(n);
+    if (layer.map.scope !== 'token') {
+      throw new KvwireError('BAD_ARGUMENT', `plan layer ${l} has a per-head class map: CacheCard v1 carries one token set for every head`);
+    }
+    return layer.map.classOf;
+  });
+  const classes = Array.from({ length: C }, (_, c) => ({
+    keys: plan.layers.map((layer) => (layer.classes[c] ?? layer.classes[0]).keys),
+    values: plan.layers.map((layer) => (layer.classes[c] ?? layer.classes[0]).values),
+  }));
+  return { classes, tokenClass: C > 1 ? maps : undefined };
+}

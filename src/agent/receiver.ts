@@ -1,0 +1,129 @@
+/**
+ * The receiver agent: gets a card (fetched over HTTP, or given), has it verified — model
+ * fingerprint, every section hash, the digest and, with a key, the HMAC — and only then injects
+ * it, appends the question and answers. Baselines ride the same path: re-prefill from text (the
+ * whole context, fetched from the sharer) and text relay (a short note from the sharer).
+ *
+ * Every answer comes with stage timings measured from the moment the receiver asks:
+ *   fetch (request -> card verified; decoding overlaps the transfer) -> inject -> question ->
+ *   first token (TTFT) -> rest of the answer.
+ */
+import type { Session } from '../engine/index.js';
+import type { TextTokenizer } from '../model/index.js';
+import { decodeCard, type CardLimits, type CardModel, type DecodedCard } from '../card/index.js';
+import { fetchCard, postJson } from '../transport/index.js';
+
+export interface ReceiverOptions {
+  model: CardModel;
+  /** HMAC key: unsigned or wrongly signed cards are refused. */
+  key?: Uint8Array | string;
+  limits?: Partial<CardLimits>;
+}
+
+/** Where a card comes from: a URL (GET, or POST with a JSON request), raw bytes, or an already decoded card. */
+export type CardSource = { url: string; request?: unknown } | { bytes: Uint8Array } | { card: DecodedCard };
+
+export interface AnswerOptions {
+  maxTokens?: number;
+  /** Stop after the first line (the task format's answers are one line). Default true. */
+  firstLine?: boolean;
+}
+
+export interface Answer {
+  tokens: number[];
+  text: string;
+  /** Bytes that crossed the link for this answer (card or text). */
+  bytes: number;
+  timings: {
+    /** Asking -> card verified (or text received). */
+    fetchMs: number;
+    /** Of fetchMs, time inside the card decoder (verify + dequantize), overlapped with the transfer. */
+    decodeMs: number;
+    /** Card -> session (layout conversion). */
+    injectMs: number;
+    /** Question (or, for text baselines, text + question) through the model. */
+    prefillMs: number;
+    /** Asking -> first answer token: the receiver's TTFT. */
+    ttftMs: number;
+    /** Asking -> whole answer. */
+    totalMs: number;
+  };
+  card?: { digest: string; tokens: number; nextPosition: number; signature: DecodedCard['signature']; attempts: number; meta: Record<string, unknown> | null };
+  /** The sharer's own stages for this card (from its response headers), when fetched. */
+  sharer?: { planMs: number; encodeMs: number };
+}
+
+export class Receiver {
+  constructor(private readonly session: Session, readonly options: ReceiverOptions) {}
+
+  get tokenizer(): TextTokenizer {
+    return this.session.spec.tokenizer;
+  }
+
+  /** Gets and verifies a card (nothing is injected unless it verifies). */
+  async receive(source: CardSource): Promise<{ card: DecodedCard; bytes: number; attempts: number; decodeMs: number; sharer?: Answer['sharer'] }> {
+    const opts = { expectModel: this.options.model, key: this.options.key, limits: this.options.limits };
+    if ('card' in source) return { card: source.card, bytes: source.card.info.totalLength, attempts: 0, decodeMs: 0 };
+    if ('bytes' in source) {
+      const a = performance.now();
+      const card = decodeCard(source.bytes, opts);
+      return { card, bytes: source.bytes.length, attempts: 0, decodeMs: performance.now() - a };
+    }
+    const got = await fetchCard(source.url, { ...opts, request: source.request === undefined ? undefined : { method: 'POST', json: source.request } });
+    const ms = (h: string | string[] | undefined) => (typeof h === 'string' ? Number(h) : NaN);
+    const planMs = ms(got.headers['x-kvwire-plan-ms']);
+    const sharer = Number.isFinite(planMs) ? { planMs, encodeMs: ms(got.headers['x-kvwire-encode-ms']) } : undefined;
+    return { card: got.card, bytes: got.receivedBytes, attempts: got.attempts, decodeMs: got.timings.decodeMs, sharer };
+  }
+
+  /** Handoff: card -> inject -> question -> answer. */
+  async fromCard(source: CardSource, question: ArrayLike<number>, options: AnswerOptions = {}): Promise<Answer> {
+    const t0 = performance.now();
+    const got = await this.receive(source);
+    const t1 = performance.now();
+    const seq = this.session.inject(got.card.cache, { nextPosition: got.card.nextPosition });
+    const t2 = performance.now();
+    const answer = await this.answer(seq, question, t0, options);
+    return {
+      ...answer, bytes: got.bytes, sharer: got.sharer,
+      timings: { fetchMs: t1 - t0, decodeMs: got.decodeMs, injectMs: t2 - t1, ...answer.timings },
+      card: { digest: got.card.digest, tokens: got.card.cache.length, nextPosition: got.card.nextPosition, signature: got.card.signature, attempts: got.attempts, meta: got.card.meta },
+    };
+  }
+
+  /**
+   * Re-prefill baselines: `text` (or the sharer's reply `{ text }` from a URL) is tokenized and
+   * prefilled with the question after it. With `bos`, the text starts the sequence (BOS first).
+   */
+  async fromText(source: { text: string } | { url: string; request?: unknown }, question: ArrayLike<number>, options: AnswerOptions = {}): Promise<Answer> {
+    const t0 = performance.now();
+    const text = 'text' in source ? source.text : (await postJson<{ text: string }>(source.url, source.request ?? {})).text;
+    const t1 = performance.now();
+    const tokens = this.tokenizer.encode(text, { addBos: true });
+    const seq = this.session.sequence();
+    const answer = await this.answer(seq, [...tokens, ...Array.from(question)], t0, options);
+    return { ...answer, bytes: Buffer.byteLength(text), timings: { fetchMs: t1 - t0, decodeMs: 0, injectMs: 0, ...answer.timings } };
+  }
+
+  /** Appends `prompt` to `seq`, takes the first token (TTFT), then the rest of the answer. */
+  private async answer(seq: ReturnType<Session['sequence']>, prompt: ArrayLike<number>, t0: number, options: AnswerOptions) {
+    const maxTokens = options.maxTokens ?? 12;
+    const tok = this.tokenizer;
+    const a = performance.now();
+    await seq.append(prompt);
+    const b = performance.now();
+    const first = await seq.generate({ maxTokens: 1 });
+    const ttft = performance.now();
+    const tokens = [...first.tokens];
+    const firstLine = options.firstLine ?? true;
+    const done = (t: readonly number[]) => firstLine && tok.decode(t).includes('\n');
+    if (tokens.length === 1 && maxTokens > 1 && !done(tokens)) {
+      await seq.append(tokens);
+      const rest = await seq.generate({ maxTokens: maxTokens - 1, until: (t) => done([...tokens, ...t]) });
+      tokens.push(...rest.tokens);
+    }
+    let text = tok.decode(tokens);
+    if (firstLine && text.includes('\n')) text = text.slice(0, text.indexOf('\n'));
+    return { tokens, text, timings: { prefillMs: b - a, ttftMs: ttft - t0, totalMs: performance.now() - t0 } };
+  }
+}

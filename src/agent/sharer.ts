@@ -1,0 +1,157 @@
+/**
+ * The sharer agent: reads a context once (prefill; with the question known, also the question's
+ * attention for Q2C), then on request compresses its cache and encodes a card, or writes text for
+ * the baselines (the full context for re-prefill; a short note for text relay).
+ *
+ *   const sharer = new Sharer(session, { model: fingerprint(spec), key });
+ *   const ctx = await sharer.read(tokens, { question, text });
+ *   const { card, timings } = await sharer.card(ctx.id, 'int4-q2c25');
+ */
+import { KvwireError, ensure } from '../errors.js';
+import type { Session } from '../engine/index.js';
+import type { KvCache } from '../kv/index.js';
+import { encodeCard, type CardModel, type EncodedCard } from '../card/index.js';
+import { aggregateScores, precomputedAttention, q2c, sessionAttention, type AttentionSource } from '../select/index.js';
+import { compress, parseCompression } from './compression.js';
+
+export interface SharerOptions {
+  model: CardModel;
+  /** HMAC key: every card is signed. */
+  key?: Uint8Array | string;
+  /** Layers per card chunk (default 1). */
+  layerGroup?: number;
+  /** Hop count written into each card's META (multi-hop chains). */
+  hops?: number;
+}
+
+export interface SharedContext {
+  id: string;
+  /** The context's cache (all tokens, positions 0..T-1 unless adopted otherwise). */
+  cache: KvCache;
+  /** The question's attention to the context (for Q2C), when the question was known at read time. */
+  attention?: AttentionSource;
+  /** The context as text, for the text baselines. */
+  text?: string;
+  timings: { prefillMs: number; scoreMs: number };
+}
+
+export interface CardResult {
+  card: EncodedCard;
+  compression: string;
+  keptTokens: number;
+  keptFraction: number;
+  timings: { planMs: number; encodeMs: number };
+}
+
+let nextId = 1;
+
+export class Sharer {
+  private readonly contexts = new Map<string, SharedContext>();
+
+  /** `session` may be null for a sharer that only serves adopted contexts (see `adopt`). */
+  constructor(private readonly session: Session | null, readonly options: SharerOptions) {}
+
+  /** Prefills `tokens`; with `question`, also the question's attention to them (Q2C). */
+  async read(tokens: ArrayLike<number>, options: { question?: ArrayLike<number>; text?: string; id?: string } = {}): Promise<SharedContext> {
+    const session = this.need();
+    const t0 = performance.now();
+    const { cache } = await session.prefill(tokens);
+    const prefillMs = performance.now() - t0;
+    // Context-attention selectors (H2O, SnapKV) re-run the context on demand, in row chunks.
+    const live = sessionAttention(session, cache);
+    let attention: AttentionSource = live;
+    let scoreMs = 0;
+    if (options.question?.length) {
+      // Q2C (seed 002): attention from the question, appended after the context at its original
+      // positions, to every context token. One forward of the question's tokens.
+      const t1 = performance.now();
+      const rows = Array.from({ length: options.question.length }, (_, i) => i);
+      const { attention: probs } = await session.prefill(options.question, { past: cache, attentionRows: rows });
+      const asked = precomputedAttention(cache.positions, session.config.heads, { question: probs });
+      attention = { heads: live.heads, contextMass: (r) => live.contextMass(r), questionMass: () => asked.questionMass() };
+      scoreMs = performance.now() - t1;
+    }
+    return this.adopt(cache, { attention, text: options.text, id: options.id, timings: { prefillMs, scoreMs } });
+  }
+
+  /** Registers a context that was prefilled elsewhere (a stored cache), with its question attention. */
+  adopt(cache: KvCache, options: { attention?: AttentionSource; text?: string; id?: string; timings?: SharedContext['timings'] } = {}): SharedContext {
+    const ctx: SharedContext = { id: options.id ?? `ctx-${nextId++}`, cache, attention: options.attention, text: options.text, timings: options.timings ?? { prefillMs: 0, scoreMs: 0 } };
+    this.contexts.set(ctx.id, ctx);
+    return ctx;
+  }
+
+  get(id: string): SharedContext {
+    const ctx = this.contexts.get(id);
+    if (!ctx) throw new KvwireError('FILE_NOT_FOUND', `no context "${id}" on this sharer`, { path: id });
+    return ctx;
+  }
+
+  drop(id: string): void {
+    this.contexts.delete(id);
+  }
+
+  /** Compresses context `id` with `compression` (see compression.ts) and encodes the card. */
+  async card(id: string, compression: string, options: { meta?: Record<string, unknown> } = {}): Promise<CardResult> {
+    const ctx = this.get(id);
+    const c = parseCompression(compression);
+    const t0 = performance.now();
+    const kept = await compress(ctx.cache, c, { attention: ctx.attention });
+    const t1 = performance.now();
+    const card = encodeCard(kept.cache, {
+      model: this.options.model, precision: kept.precision, nextPosition: ctx.cache.nextPosition, layerGroup: this.options.layerGroup,
+      key: this.options.key, scores: kept.scores,
+      meta: { compression, keptFraction: kept.keptFraction, hops: this.options.hops ?? 1, createdBy: 'kvwire 0.1.0', ...options.meta },
+    });
+    const t2 = performance.now();
+    return { card, compression, keptTokens: kept.cache.length, keptFraction: kept.keptFraction, timings: { planMs: t1 - t0, encodeMs: t2 - t1 } };
+  }
+
+  /**
+   * Text for the baselines. 'full': the whole context (the receiver re-prefills it). 'note': a
+   * short note for text relay — the context's lines with the highest Q2C attention from the
+   * question, in their original order, up to `keep` of the context's tokens (without the
+   * question's attention: the first lines). A model-written summary is not used: the zoo's small
+   * models are not trained to summarize, and extracting what the question attends to is the
+   * strongest text the sharer can write at the same token budget.
+   */
+  async text(id: string, mode: 'full' | 'note', keep = 0.25): Promise<string> {
+    const ctx = this.get(id);
+    ensure(ctx.text !== undefined, 'BAD_ARGUMENT', `context "${id}" was given without its text`);
+    if (mode === 'full') return ctx.text;
+    const tok = this.need().spec.tokenizer;
+    const lines = ctx.text.split('\n');
+    const lengths = lines.map((l, i) => tok.encode(i < lines.length - 1 ? `${l}\n` : l).length);
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const T = ctx.cache.length;
+    const scores = ctx.attention ? aggregateScores(await q2c.score({ cache: ctx.cache, attention: ctx.attention }), 'shared', ctx.cache) : null;
+    const perToken = scores?.granularity === 'shared' ? scores.scores : null;
+    // Line i covers about [start_i, end_i) of the context's tokens (after BOS): per-line token
+    // counts, scaled to the context length (tokenizing lines apart differs only at the seams).
+    const offset = T - total > 0 ? T - total : 0;
+    const scale = (T - offset) / Math.max(1, total);
+    let at = 0;
+    const ranked = lines.map((_, i) => {
+      const s = offset + Math.floor(at * scale);
+      at += lengths[i];
+      const e = Math.max(s + 1, offset + Math.floor(at * scale));
+      let peak = -i; // without attention: earlier lines first
+      if (perToken) { peak = -Infinity; for (let t = s; t < Math.min(e, T); t++) peak = Math.max(peak, perToken[t]); }
+      return { i, peak };
+    }).sort((a, b) => b.peak - a.peak || a.i - b.i);
+    const budget = Math.max(1, Math.floor(keep * total));
+    const chosen = new Set<number>();
+    let used = 0;
+    for (const { i } of ranked) {
+      if (used + lengths[i] > budget && chosen.size > 0) continue;
+      chosen.add(i);
+      used += lengths[i];
+    }
+    return lines.filter((_, i) => chosen.has(i)).join('\n');
+  }
+
+  private need(): Session {
+    if (!this.session) throw new KvwireError('BAD_ARGUMENT', 'this sharer has no model session: it only serves adopted contexts');
+    return this.session;
+  }
+}
