@@ -106,6 +106,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
     });
     console.log(`all ${n} examples:`);
     printTable(summary);
+    const fp16 = methods.findIndex((m) => m.compression === 'fp16');
+    if (fp16 >= 0) {
+      const text = methods.findIndex((m) => m.via === 'text');
+      const same = results[fp16].every((r, i) => r.answer.text.trim() === results[text][i].answer.text.trim());
+      console.log(`\ncard fp16 vs re-prefill text, answers identical  ${same}`);
+    }
     console.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s in all. Accuracy with intervals and timings at 1K-8K tokens: npm run bench:handoff.`);
     return 0;
   } finally {
