@@ -189,7 +189,8 @@ export async function compressEval(session: Session, items: EvalItem[], options:
         ? precomputedAttention(cache.positions, c.heads, { context: attention, question: reference.attention })
         : sessionAttention(session, cache, item.question),
     };
-    const answer = (r: ContinuationRun) => (item.score ? item.score(tok.decode(r.tokens)) : false);
+    // decode([]) throws in @huggingface/tokenizers: an empty answer is the empty string.
+    const answer = (r: ContinuationRun) => (item.score ? item.score(r.tokens.length ? tok.decode(r.tokens) : '') : false);
     full.correct.push(answer(reference));
     full.bytes.push(cache.floatBytes);
     full.kl.push(0);
