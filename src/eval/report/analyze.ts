@@ -127,7 +127,19 @@ function pairWithBaseline(rs: CellResult[], baselines: Map<string, CellResult>):
   return { vs, diff: boot.estimate, ci: { low: boot.low, high: boot.high }, p: mcnemar(a, b).pValue, pairs: a.length };
 }
 
-const str = (v: unknown) => (typeof v === 'string' ? v : canonicalJson(v));
+/** Strings as they are, lists of strings joined with "+" (actions: int4+int8), else canonical JSON. */
+/**
+ * Quant presets that form one curve (same grouping, fewer bits): KIVI pairing for fp16 and the
+ * plain names, then one curve per suffix (-head, -token, -g32), nf4 alone, objects as "custom".
+ */
+export function quantFamily(precision: unknown): string {
+  if (typeof precision !== 'string') return 'custom';
+  if (['fp16', 'int8', 'int4', 'int2'].includes(precision)) return 'KIVI';
+  const dash = precision.indexOf('-');
+  return dash < 0 ? precision : `per-${precision.slice(dash + 1)}`.replace('per-g', 'group ');
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join('+') : canonicalJson(v));
 
 /** A short name for a setting's method, budget, precision and params (a table row). */
 export function rowLabel(r: Pick<CellResult, 'method' | 'budget' | 'precision' | 'params'>): string {
@@ -156,7 +168,7 @@ export function seriesOf(a: Pick<Agg, 'method' | 'budget' | 'precision' | 'param
   if (a.method === 'full') return ['full (FP16)', 'full'];
   if (a.method === 'quant') {
     const extra = Object.entries(params).map(([k, v]) => (k === 'lastFp16' ? `last-${v} FP16` : `${k}=${str(v)}`)).join(' ');
-    return [`quant${extra ? ' ' + extra : ''}`, str(precision)];
+    return [`quant ${quantFamily(precision)}${extra ? ' ' + extra : ''}`, str(precision)];
   }
   const name = rowLabel({ method: a.method, budget: null, precision, params });
   return [name, budget === null ? '' : a.method === 'select' ? `p=${str(budget)}` : str(budget)];

@@ -90,7 +90,7 @@ function tradeoffFigures(model: string, dataset: string, aggs: Agg[]): string {
 function latencyFigure(model: string, dataset: string, aggs: Agg[]): string {
   const stages = stagesOf(aggs);
   const rows = [...aggs].sort((x, y) => y.bytes - x.bytes).map((a) => ({ label: rowLabel(a), parts: a.timings }));
-  return `<figure>${stackedBars(rows, stages, { title: `Per-stage latency · ${model} · ${dataset}` })}<figcaption>Mean milliseconds per example, by stage, in pipeline order.</figcaption></figure>`;
+  return `<figure>${stackedBars(rows, stages, { title: `Per-stage latency · ${model} · ${dataset}`, width: 680 })}<figcaption>Mean milliseconds per example, by stage, in pipeline order.</figcaption></figure>`;
 }
 
 /** The whole page for a set of result lines. */

@@ -65,15 +65,20 @@ function niceLinearTicks(lo: number, hi: number, count = 5): number[] {
 }
 
 function logTicks(lo: number, hi: number): number[] {
-  const out: number[] = [];
-  const steps = Math.log10(hi / lo) < 1.5 ? [1, 2, 5] : [1];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-    for (const m of steps) {
-      const t = m * 10 ** e;
-      if (t >= lo * 0.999 && t <= hi * 1.001) out.push(t);
+  // Decades when the range is wide; 1-2-5, then finer mantissas, when it is narrow.
+  const tries = Math.log10(hi / lo) >= 1.5 ? [[1]] : [[1, 2, 5], [1, 1.5, 2, 3, 4, 5, 6, 8]];
+  let out: number[] = [];
+  for (const steps of tries) {
+    out = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of steps) {
+        const t = m * 10 ** e;
+        if (t >= lo * 0.999 && t <= hi * 1.001) out.push(+t.toPrecision(6));
+      }
     }
+    if (out.length >= 2) return out;
   }
-  return out.length >= 2 ? out : [lo, hi];
+  return [lo, ...out, hi];
 }
 
 /** A chart of series of points with error bars; returns an <svg> element as text. */
@@ -118,6 +123,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" class="frame"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${H - 12}" text-anchor="middle" class="axis">${esc(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">${esc(o.yLabel)}</text>`);
+  const labels: Array<{ x: number; y: number; text: string; color: string }> = [];
   series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length];
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
@@ -133,14 +139,34 @@ export function lineChart(series: Series[], o: ChartOptions): string {
         out.push(`<line x1="${cx}" x2="${cx}" y1="${f(sy(p.low))}" y2="${f(sy(p.high))}" stroke="${color}" class="err"/>`);
       }
       out.push(`<circle class="pt" cx="${cx}" cy="${cy}" r="4" fill="${color}" data-series="${esc(s.name)}" data-x="${p.x}" data-y="${p.y}"><title>${esc(p.title ?? `${s.name}: ${yf(p.y)} at ${xf(p.x)}`)}</title></circle>`);
-      if (p.label) out.push(`<text x="${f(+cx + 6)}" y="${f(+cy - 6)}" class="lbl" fill="${color}">${esc(p.label)}</text>`);
+      if (p.label) labels.push({ x: +cx, y: +cy, text: p.label, color });
     }
     // Legend.
     const ly = m.top + 8 + i * 18;
     out.push(`<circle cx="${m.left + pw + 18}" cy="${ly}" r="4" fill="${color}"/><text x="${m.left + pw + 28}" y="${ly + 4}" class="leg">${esc(s.name.length > 26 ? s.name.slice(0, 25) + '…' : s.name)}</text>`);
   });
+  out.push(...placeLabels(labels));
   out.push('</svg>');
   return out.join('');
+}
+
+/**
+ * Point annotations, moved up or down (then right) until they do not overlap a label already
+ * placed: 10px text is about 5.6px per character wide and 10px high.
+ */
+function placeLabels(labels: Array<{ x: number; y: number; text: string; color: string }>): string[] {
+  const boxes: Array<[number, number, number, number]> = [];
+  const overlaps = (b: [number, number, number, number]) => boxes.some((o) => b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]);
+  return labels.map(({ x, y, text, color }) => {
+    const w = 5.6 * text.length;
+    let box: [number, number, number, number] = [x + 6, y - 16, x + 6 + w, y - 6];
+    for (const [dx, dy] of [[6, -6], [6, 14], [6, -18], [6, 26], [6, -30], [6, 38], [14 + w, -6]]) {
+      box = [x + dx, y + dy - 10, x + dx + w, y + dy];
+      if (!overlaps(box)) break;
+    }
+    boxes.push(box);
+    return `<text x="${f(box[0])}" y="${f(box[3])}" class="lbl" fill="${color}">${esc(text)}</text>`;
+  });
 }
 
 export interface StackedRow {

@@ -36,8 +36,8 @@ function specs(): Spec[] {
     for (const [s, k] of [['q2c', 0.2], ['snapkv', 0.45], ['h2o', 0.8]] as const) out.push({ method: 'select', budget: p, precision: 'int4', params: { selector: s }, ratio: 0.28 * p, drop: k * (1 - p) * 0.5 });
   }
   for (const [b, r] of [['1/16', 1 / 16], ['1/8', 1 / 8]] as const) {
-    out.push({ method: 'plan', budget: b, params: { actions: 'drop+int8' }, ratio: r, drop: 0.05 / (r * 16) });
-    out.push({ method: 'plan', budget: b, params: { actions: 'drop+int4+int8' }, ratio: r, drop: 0.04 / (r * 16) });
+    out.push({ method: 'plan', budget: b, params: { actions: ['int8'] }, ratio: r, drop: 0.05 / (r * 16) });
+    out.push({ method: 'plan', budget: b, params: { actions: ['int4', 'int8'] }, ratio: r, drop: 0.04 / (r * 16) });
   }
   return out;
 }

@@ -19,6 +19,8 @@ export interface ModelRef {
   weights?: 'fp32' | 'int8' | 'int4';
   /** A second model that receives the cache (cross-model runners only). */
   receiver?: string;
+  /** Skip this model's cells (with a notice) when its folder is missing; not part of cell keys. */
+  optional?: boolean;
 }
 
 export interface DatasetRef {
@@ -105,7 +107,7 @@ function str(v: unknown, path: string): string {
 
 function parseModel(v: unknown, path: string): ModelRef {
   if (typeof v === 'string') return { name: defaultName(v), path: v };
-  const o = object(v, path, ['name', 'path', 'weights', 'receiver']);
+  const o = object(v, path, ['name', 'path', 'weights', 'receiver', 'optional']);
   const p = str(o.path, `${path}.path`);
   const ref: ModelRef = { name: o.name === undefined ? defaultName(p) : str(o.name, `${path}.name`), path: p };
   if (o.weights !== undefined) {
@@ -113,6 +115,10 @@ function parseModel(v: unknown, path: string): ModelRef {
     ref.weights = o.weights as ModelRef['weights'];
   }
   if (o.receiver !== undefined) ref.receiver = str(o.receiver, `${path}.receiver`);
+  if (o.optional !== undefined) {
+    if (typeof o.optional !== 'boolean') fail(`${path}.optional`, 'expected true or false');
+    ref.optional = o.optional as boolean;
+  }
   return ref;
 }
 
@@ -224,7 +230,7 @@ export function cellLabel(s: CellSettings): string {
 export function expandCells(config: SweepConfig): Cell[] {
   const cells: Cell[] = [];
   const seen = new Set<string>();
-  for (const model of config.models) {
+  for (const { optional: _optional, ...model } of config.models) {
     for (const dataset of config.datasets) {
       for (const seed of config.seeds) {
         for (const entry of config.methods) {

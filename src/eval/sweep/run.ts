@@ -17,7 +17,7 @@ import { expandCells, resolveModelPath, type Cell, type SweepConfig } from './co
 import { AbortedError, CellExecutor } from './execute.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { appendResult, readResults, repairTail, writeCsv, type CellResult } from './results.js';
-import { getRunner } from './runner.js';
+import { getRunner, listRunners } from './runner.js';
 import './runners/index.js';
 
 export interface SweepOptions {
@@ -38,6 +38,8 @@ export interface SweepOptions {
   runnerModules?: string[];
   /** Run only the cells whose label contains this text. */
   only?: string;
+  /** Skip (with a notice) cells whose method has no registered runner, instead of refusing the config. */
+  skipMissingRunners?: boolean;
 }
 
 export interface SweepSummary {
@@ -53,9 +55,22 @@ export interface SweepSummary {
 }
 
 /** The cells of `config` after checking each against its runner and its model's folder. */
-export async function planSweep(config: SweepConfig, runnerModules: string[] = []): Promise<Cell[]> {
+// Notices already printed (planSweep runs once to check every config, then again to run it).
+const told = new Set<string>();
+function notice(text: string): void {
+  if (!told.has(text)) process.stderr.write(text);
+  told.add(text);
+}
+
+export async function planSweep(config: SweepConfig, runnerModules: string[] = [], options: { skipMissingRunners?: boolean } = {}): Promise<Cell[]> {
   for (const m of runnerModules) await import(pathToFileURL(resolve(m)).href);
-  const cells = expandCells(config);
+  let cells = expandCells(config);
+  if (options.skipMissingRunners) {
+    const known = new Set(listRunners().map((r) => r.method));
+    const absent = [...new Set(cells.map((c) => c.method).filter((m) => !known.has(m)))];
+    if (absent.length) notice(`sweep ${config.name}: no runner yet for ${absent.join(', ')}; skipping ${cells.filter((c) => !known.has(c.method)).length} cells\n`);
+    cells = cells.filter((c) => known.has(c.method));
+  }
   for (const cell of cells) {
     try {
       getRunner(cell.method).validate(cell);
@@ -64,16 +79,20 @@ export async function planSweep(config: SweepConfig, runnerModules: string[] = [
       throw e;
     }
   }
+  const missing = new Set<string>();
   for (const path of new Set(cells.flatMap((c) => [c.model.path, ...(c.model.receiver ? [c.model.receiver] : [])]))) {
-    const p = resolveModelPath(path, config.baseDir);
-    if (!existsSync(p)) throw new KvwireError('FILE_NOT_FOUND', `${config.name}: model folder not found: ${path} (tried the working directory, the config's folder and the repository)`, { path });
+    if (existsSync(resolveModelPath(path, config.baseDir))) continue;
+    const optional = config.models.filter((m) => m.path === path || m.receiver === path).every((m) => m.optional);
+    if (!optional) throw new KvwireError('FILE_NOT_FOUND', `${config.name}: model folder not found: ${path} (tried the working directory, the config's folder and the repository)`, { path });
+    missing.add(path);
   }
-  return cells;
+  if (missing.size) notice(`sweep ${config.name}: skipping optional models not present: ${[...missing].join(', ')}\n`);
+  return cells.filter((c) => !missing.has(c.model.path) && !(c.model.receiver && missing.has(c.model.receiver)));
 }
 
 export async function runSweep(config: SweepConfig, options: SweepOptions): Promise<SweepSummary> {
   const runnerModules = (options.runnerModules ?? []).map((m) => resolve(m));
-  const all = await planSweep(config, runnerModules);
+  const all = await planSweep(config, runnerModules, { skipMissingRunners: options.skipMissingRunners });
   const cells = options.only ? all.filter((c) => c.label.includes(options.only!)) : all;
   const existing = readResults(options.out);
   if (existing.partialTail) {

@@ -49,6 +49,17 @@ test('cells: the grid, stable keys, vary axes, duplicates once', async () => {
   await assert.rejects(planSweep(config({ methods: [{ method: 'quant', precisions: ['int3'] }] })), { code: 'BAD_CONFIG' });
   await assert.rejects(planSweep(config({ methods: [{ method: 'full', budgets: [0.5] }] })), { code: 'BAD_CONFIG' });
   await assert.rejects(planSweep(config({ models: ['no/such/model'] })), { code: 'FILE_NOT_FOUND' });
+  // Optional models that are absent are skipped; `optional` is not part of the keys.
+  const saved = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    const some = await planSweep(config({ models: ['fixtures/llama', { path: 'no/such/model', optional: true }] }));
+    assert.deepEqual(some.map((c) => c.key), expandCells(config()).map((c) => c.key));
+    const marked = expandCells(config({ models: [{ path: 'fixtures/llama', optional: true }] }));
+    assert.deepEqual(marked.map((c) => c.key), expandCells(config()).map((c) => c.key));
+  } finally {
+    process.stderr.write = saved;
+  }
 });
 
 test('a stopped sweep resumes to the results of an uninterrupted one', async () => {
