@@ -8,6 +8,10 @@ import {
   type CellResult, type ProgressSink, type SweepConfig,
 } from './index.js';
 import { silentProgress } from './progress.js';
+import { Session } from '../../engine/index.js';
+import { loadModel } from '../../model/index.js';
+import { repoRoot } from '../../util/data.js';
+import { runTask } from '../run-task.js';
 
 // Engine-backed, on the tiny llama fixture (2 layers, 2 KV heads, head dim 16); facts needs no
 // data, wikitext2 reads ../shared/data.
@@ -147,4 +151,22 @@ test('runners plug in by name', async () => {
   assert.equal(r.method, 'test-back-half');
   for (const e of r.examples) assert.equal(e.keptTokens, e.contextTokens - Math.floor(e.contextTokens / 2));
   assert.ok(r.bytes.mean.indices > 0 && 'select' in r.timings);
+});
+
+test("the full runner answers as kvwire eval does", async () => {
+  const out = tmp();
+  await runSweep(config({ methods: [{ method: 'full' }], datasets: [{ name: 'arith', n: 4 }, { name: 'facts', n: 4 }] }), { out, progress: false });
+  const session = await Session.create(loadModel(join(repoRoot, 'fixtures', 'llama')));
+  try {
+    for (const task of ['arith', 'facts'] as const) {
+      const ref = await runTask(session, { task, n: 4 });
+      const cell = readResults(out).results.find((r) => r.dataset.name === task)!;
+      // Prefill of the context, then the question appended = one prefill of the prompt (a cache law),
+      // so the sweep's baseline is the same evaluation as `kvwire eval`.
+      assert.deepEqual(cell.examples.map((e) => [e.id, e.correct]), ref.examples.map((e) => [e.id, e.correct]));
+      assert.deepEqual(cell.examples.map((e) => e.output!.split('\n')[0].trim()), ref.examples.map((e) => e.output.split('\n')[0].trim()));
+    }
+  } finally {
+    await session.dispose();
+  }
 });
