@@ -4,6 +4,8 @@ import { demoCommand, demoHelp } from './commands/demo.js';
 import { evalCommand, evalHelp } from './commands/eval.js';
 import { generateCommand, generateHelp } from './commands/generate.js';
 import { infoCommand, infoHelp } from './commands/info.js';
+import { reportCommand, reportHelp } from './commands/report.js';
+import { sweepCommand, sweepHelp } from './commands/sweep.js';
 import { TASKS_USAGE as tasksHelp, tasksCommand } from './commands/tasks.js';
 import { reportError } from './errors.js';
 
@@ -18,6 +20,8 @@ const commands: Record<string, Command> = {
   generate: { run: generateCommand, summary: 'continue a prompt with a model', help: generateHelp },
   eval: { run: evalCommand, summary: 'task accuracy of a model with its full cache, with a 95% interval', help: evalHelp },
   info: { run: infoCommand, summary: 'show a checkpoint\'s architecture and fingerprint', help: infoHelp },
+  report: { run: reportCommand, summary: 'render sweep results as a self-contained HTML report', help: reportHelp },
+  sweep: { run: sweepCommand, summary: 'run a resumable grid of models x datasets x methods x budgets x seeds', help: sweepHelp },
   tasks: { run: (argv) => tasksCommand(argv), summary: 'list the task suite, or export a split as JSONL', help: tasksHelp },
 };
 
