@@ -73,6 +73,8 @@ export function claimComparisons(result: CompressEvalResult): Array<{ claim: str
     { claim: 'back truncation beats front truncation (seed 001 Tables 2-3)', comparisons: pick(ratios.map((p) => compare(result, `front@${p}`, `back@${p}`))) },
     { claim: 'at 25% retention Q2C > SnapKV > H2O (seed 002)', comparisons: pick([compare(result, 'snapkv@0.25', 'q2c@0.25'), compare(result, 'h2o@0.25', 'snapkv@0.25')]) },
     { claim: 'one protected bottleneck layer gives ~3.6x lossless compression (seed 002)', comparisons: pick(bn.map((name) => compare(result, 'fp16', name))) },
+    { claim: 'RD drop+int4+int8 matches or beats drop+int8 at 1/16 and 1/8 budgets (seed 001 Table 5)',
+      comparisons: pick(['1/16', '1/8', '1/4'].map((b) => compare(result, `rd(drop+int8)@${b}`, `rd(drop+int4+int8)@${b}`))) },
   ];
 }
 

@@ -2,7 +2,7 @@
  * kvwire compress-eval --model PATH (--tasks a,b | --text) [-n N]: accuracy / KL versus exact
  * bytes for every quantizer, selector and planner (src/eval/compress-eval.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Session } from '../../engine/index.js';
 import { DEFAULT_RATIOS, DEFAULT_RD_FRACTIONS, DEFAULT_SELECTORS, compressEval, type CompressEvalResult } from '../../eval/compress-eval.js';
@@ -40,7 +40,8 @@ match length) and the seeds' claims as paired comparisons.
   --max-tokens N        greedy continuation length (default 12 for tasks, 16 for text)
   --threads N           onnxruntime threads (default 2)
   --json                print every row and per-item outcome as JSON
-  --json-out FILE       also write that JSON to FILE (the markdown still goes to stdout)`;
+  --json-out FILE       also write that JSON to FILE (the markdown still goes to stdout)
+  --from-json FILE      print the tables of a saved --json-out FILE again (no model run)`;
 
 const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
 
@@ -58,8 +59,14 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
     diagnose: { type: 'string', default: '8' }, protect: { type: 'string', default: '1' }, length: { type: 'string' },
     context: { type: 'string', default: '192' }, probe: { type: 'string', default: '32' }, 'max-tokens': { type: 'string' },
     threads: { type: 'string', default: '2' }, json: { type: 'boolean', default: false }, 'json-out': { type: 'string' },
+    'from-json': { type: 'string' },
   } });
-  if (!values.model) throw usageError('compress-eval needs --model PATH', compressEvalHelp);
+  if (values['from-json']) {
+    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as { model: string; runs: RunOutput[] };
+    printRuns(saved.model, saved.runs.map((r) => ({ ...r, rows: summarize(r.result) })));
+    return 0;
+  }
+  if (!values.model) throw usageError('compress-eval needs --model PATH (or --from-json FILE)', compressEvalHelp);
   const tasks = list(values.tasks) ?? [];
   if (!values.text && tasks.length === 0) throw usageError('compress-eval needs --tasks LIST or --text', compressEvalHelp);
   for (const t of tasks) if (!TASK_NAMES.includes(t as TaskName)) throw usageError(`unknown task "${t}"; one of ${TASK_NAMES.join(', ')}`, compressEvalHelp);
@@ -92,7 +99,7 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
   for (const t of tasks as TaskName[]) {
     runs.push({ name: t, items: taskItems(t, n, tok, seed, taskOptions), calibration: diagnoseN ? taskItems(t, diagnoseN, tok, 1, taskOptions, 'train') : [], text: false });
   }
-  const out: Array<{ task: string; seconds: number; result: CompressEvalResult; rows: ReturnType<typeof summarize> }> = [];
+  const out: RunOutput[] = [];
   try {
     for (const r of runs) {
       const t0 = performance.now();
@@ -115,8 +122,20 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
     console.log(json);
     return 0;
   }
+  printRuns(spec.source, out);
+  return 0;
+}
+
+interface RunOutput {
+  task: string;
+  seconds: number;
+  result: CompressEvalResult;
+  rows: ReturnType<typeof summarize>;
+}
+
+function printRuns(source: string, out: RunOutput[]): void {
   for (const { task, seconds, result, rows } of out) {
-    console.log(`\n## ${task} on ${spec.source}: n = ${result.items}, mean context ${result.meanContextTokens.toFixed(0)} tokens, ` +
+    console.log(`\n## ${task} on ${source}: n = ${result.items}, mean context ${result.meanContextTokens.toFixed(0)} tokens, ` +
       `${seconds.toFixed(0)} s${result.tokenSplitMismatches ? `, ${result.tokenSplitMismatches} items tokenize differently when split` : ''}\n`);
     for (const [coding, d] of Object.entries(result.diagnosis)) {
       console.log(`Bottleneck diagnosis (${coding.replace('/loo', ', leave-one-out: KL saved')}, next-token KL per layer): ${d.kl.map((x, l) => `L${l} ${x.toFixed(4)}`).join(', ')} -> protect ${d.bottlenecks.join(', ')}\n`);
@@ -124,5 +143,4 @@ export async function compressEvalCommand(argv: string[]): Promise<number> {
     console.log(markdownTable(result, rows));
     console.log(`\n${markdownClaims(result)}`);
   }
-  return 0;
 }
