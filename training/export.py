@@ -21,9 +21,6 @@ import json
 import os
 import shutil
 
-import torch
-from safetensors.torch import save_file
-
 REFERENCE_TEXT = ("The old lighthouse keeper counted 42 ships before the storm reached the harbor, "
                   "and then he wrote their names in a book.")
 REFERENCE_TOKENS = 16   # T: input_ids (BOS + 15 text tokens)
@@ -39,10 +36,11 @@ def cache_layers(past):
     return [(k, v) for k, v in past]
 
 
-@torch.no_grad()
 def reference(folder: str) -> dict:
+    import torch
     import transformers
     from tokenizers import Tokenizer
+    torch.set_grad_enabled(False)
     tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
     all_ids = tok.encode(REFERENCE_TEXT).ids
     assert len(all_ids) >= REFERENCE_TOKENS + REFERENCE_TOKENS_B, "reference text too short"
@@ -66,8 +64,10 @@ def reference(folder: str) -> dict:
     return t
 
 
-def card(cfg: dict, stats: dict, ev: dict, conf: dict, tok_name: str) -> str:
+def card(cfg: dict, stats: dict, ev: dict, conf: dict, tok_name: str, prior: list = ()) -> str:
     m = cfg["model"]
+    tokens = stats["tokens_seen"] + sum(p["tokens_seen"] for p in prior)
+    seconds = stats["train_seconds"] + sum(p["train_seconds"] for p in prior)
     ctx = max(p["seq_len"] for p in cfg["phases"])
     rows = []
     if ev:
@@ -95,20 +95,31 @@ def card(cfg: dict, stats: dict, ev: dict, conf: dict, tok_name: str) -> str:
         f"mixed with the task suite's train split (facts, twohop, arith, instr, needle 512–8192) |",
         f"| schedule | {phases}; lr {cfg['lr']} cosine to {cfg['lr'] * cfg['min_lr_frac']:.1e}, warmup {cfg['warmup']}, seed {cfg['seed']} |",
         f"| loss weights | LM text 1, task prompt {cfg.get('prompt_weight', 1.0)}, answer + closing EOS {cfg.get('target_weight', 5.0)} |",
-        f"| tokens seen | {stats['tokens_seen']:,} |",
+        f"| tokens seen | {tokens:,} |",
         f"| final loss | {stats['final_loss']:.3f} (weighted train loss, mean of the last 100 steps); held-out book text {stats['val_loss_heldout_books']:.3f} |",
-        f"| training time | {stats['train_seconds'] / 60:.1f} min on one {stats.get('gpu', 'GPU')} (shared with the other models of its run) |",
+        f"| training time | {seconds / 60:.1f} min on one {stats.get('gpu', 'GPU')}, shared with the other models trained at the same time |",
         f"| weights | fp16 safetensors; `reference.safetensors`: fp32 logits and KV of a fixed sentence, for engine parity |",
         "",
     ]
-    if stats.get("stopped_by_deadline"):
-        lines += [f"Training stopped at its time limit after {stats['steps']} of {stats['planned_steps']} planned steps.", ""]
+    runs = list(prior) + [stats]
+    lines += ["## Training runs", ""]
+    for i, r in enumerate(runs):
+        how = (f"time limit {r['deadline_s']:.0f} s (every phase shortened in proportion, learning rate annealed): "
+               f"{r['steps']} of {r['planned_steps']} planned steps" if r.get("stopped_by_deadline") else f"{r['steps']} steps")
+        ph = ", ".join(f"{p['steps']} × {p['batch']} × {p['seq_len']}" for p in r["phases"])
+        src = r.get("config_note") or ("this config" + (", continued from run 1" if i else ""))
+        lines.append(f"{i + 1}. {src}: {how} ({ph}); {r['tokens_seen'] / 1e6:.1f}M tokens, {r['train_seconds']:.0f} s, "
+                     f"final loss {r['final_loss']:.3f}")
+    lines.append("")
     if rows:
         lines += [
             "## Full-cache accuracy (training/evaluate.py)",
             "",
-            "Greedy decoding in PyTorch (fp32) on the task suite's exported test split; "
-            "needle per haystack length; 95% Wilson interval.",
+            "Greedy decoding in PyTorch (fp32) on the task suite's exported test split (seed 0); "
+            "needle per haystack length; 95% Wilson interval. `facts` is 4-choice (chance 25%). "
+            "Needle lengths are the export's nominal lengths (counted as chars/4); in this model's "
+            "tokens the prompts are longer (mean in the last column), so `needle@8192` tests more "
+            "than 8192 positions.",
             "",
             "| task | accuracy | correct/n | 95% CI | prompt tokens (mean) |",
             "|---|---|---|---|---|",
@@ -126,11 +137,14 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--eval", help="evaluate.py json for the card")
     ap.add_argument("--card-only", action="store_true")
+    ap.add_argument("--prior", action="append", default=[], help="train.json of an earlier run this one continued (repeatable)")
     a = ap.parse_args()
     cfg = json.load(open(a.config))
     stats = json.load(open(os.path.join(a.run, "train.json")))
     if not a.card_only:
+        import torch
         import transformers
+        from safetensors.torch import save_file
         model = transformers.AutoModelForCausalLM.from_pretrained(os.path.join(a.run, "model"), dtype=torch.float32)
         model = model.half()
         os.makedirs(a.out, exist_ok=True)
@@ -140,7 +154,8 @@ def main():
     conf = json.load(open(os.path.join(a.out, "config.json")))
     ev = json.load(open(a.eval)) if a.eval else None
     with open(os.path.join(a.out, "README.md"), "w") as f:
-        f.write(card(cfg, stats, ev, conf, os.path.basename(a.tokenizer).replace(".json", "")))
+        f.write(card(cfg, stats, ev, conf, os.path.basename(a.tokenizer).replace(".json", ""),
+                     [json.load(open(p)) for p in a.prior]))
     print(f"exported {a.out}", flush=True)
 
 
