@@ -39,7 +39,7 @@ start)
   MODELS=$1; DEADLINE=$2; WAIT=$3; INIT=${4:-}
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   python3 -c 'import torch, transformers, tokenizers; print("torch", torch.__version__, "transformers", transformers.__version__, "tokenizers", tokenizers.__version__)'
-  cp .devdata/*.xz "$W/data/"
+  cp .devdata/bundle.tar.xz "$W/data/"
   setsid nohup python3 training/zoo.py --models "$MODELS" --work "$W" --out "$W/models" --logs "$W/logs" \
     --deadline "$DEADLINE" --bundle "$W/data/bundle.tar.xz" --pack "$W/pack" ${INIT:+--init "$INIT"} \
     > "$W/zoo.log" 2>&1 < /dev/null &
@@ -49,6 +49,7 @@ start)
 wait)
   LIMIT=$1; shift
   T0=$(date +%s)
+  for f in .devdata/test-*.jsonl.xz; do [ -s "$f" ] && cp "$f" "$W/data/"; done  # tokenizer-exact test sets
   while kill -0 "$(cat "$W/zoo.pid")" 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 5; done
   progress; logs
   for p in "$@"; do cp "$W/pack/zoo.tar.part$p" "$OUT/" 2>/dev/null || echo "no piece $p"; done

@@ -114,8 +114,10 @@ def main():
     if a.test_tokenizer:
         name = os.path.splitext(os.path.basename(a.test_tokenizer))[0]
         path = os.path.join(os.path.dirname(a.out), f"test-{name}.jsonl.xz")
-        with open(path, "wb") as f:
-            f.write(lzma.compress(jsonl_bytes(test_export(a.test_tokenizer)), preset=9))
+        data = lzma.compress(jsonl_bytes(test_export(a.test_tokenizer)), preset=9)
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
         print(f"wrote {path}: {os.path.getsize(path) / 1e6:.1f} MB")
         return
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
