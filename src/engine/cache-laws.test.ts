@@ -47,6 +47,23 @@ for (const [name, make] of models) {
       await session.dispose();
     });
 
+    test('a prefill in chunks of query rows equals one run: logits, cache and attention', async () => {
+      const whole = await Session.create(make());
+      const chunked = await Session.create(make(), { prefillChunk: 4 });
+      const { cache: past } = await whole.prefill(prompt.slice(0, 2));
+      const rows = [0, 3, 4, 9, 10];
+      const a = await whole.prefill(prompt.slice(2), { past, logits: 'all', attentionRows: rows });
+      const b = await chunked.prefill(prompt.slice(2), { past, logits: 'all', attentionRows: rows });
+      assert.ok(maxRelError(b.logits, a.logits) < 1e-5);
+      for (let l = 0; l < whole.config.layers; l++) {
+        assert.ok(maxRelError(b.cache.keys[l], a.cache.keys[l]) < 1e-5);
+        assert.ok(maxRelError(b.attention!.probs[l], a.attention!.probs[l]) < 1e-5, `layer ${l} attention`);
+      }
+      assert.deepEqual(b.attention!.keyPositions, a.attention!.keyPositions);
+      await whole.dispose();
+      await chunked.dispose();
+    });
+
     test('decoding after injecting a copied cache equals decoding without the copy', async () => {
       const session = await Session.create(make());
       const direct = await session.generate(prompt, { maxTokens: 12, stop: [] });

@@ -22,7 +22,10 @@ import { KvBuffer } from './kv-buffer.js';
 import { createOrtSession, ort, type OrtOptions } from './ort.js';
 import { createSampler, type SamplingOptions } from './sampling.js';
 
-export interface SessionOptions extends OrtOptions, GraphOptions {}
+export interface SessionOptions extends OrtOptions, GraphOptions {
+  /** Query rows per graph run during prefill (default 512); bounds attention memory at long contexts. */
+  prefillChunk?: number;
+}
 
 /** Softmax attention of chosen query rows over all keys, per layer: probs[l] is (heads, A, T). */
 export interface AttentionProbs {
@@ -85,16 +88,20 @@ export class Session {
   readonly config: ModelConfig;
   private readonly ortSession: ort.InferenceSession;
   private readonly invFreq: Float32Array;
+  private readonly chunk: number;
 
-  private constructor(spec: ModelSpec, ortSession: ort.InferenceSession) {
+  private constructor(spec: ModelSpec, ortSession: ort.InferenceSession, chunk: number) {
     this.spec = spec;
     this.config = spec.config;
     this.ortSession = ortSession;
+    this.chunk = chunk;
     this.invFreq = ropeInverseFrequencies(spec.config);
   }
 
   static async create(spec: ModelSpec, options: SessionOptions = {}): Promise<Session> {
-    return new Session(spec, await createOrtSession(buildDecoderGraph(spec, options), options));
+    const chunk = options.prefillChunk ?? 512;
+    ensure(Number.isInteger(chunk) && chunk > 0, 'BAD_ARGUMENT', `prefillChunk must be a positive integer, got ${chunk}`);
+    return new Session(spec, await createOrtSession(buildDecoderGraph(spec, options), options), chunk);
   }
 
   get kvShape() {
@@ -124,14 +131,48 @@ export class Session {
       ensure(Number.isInteger(r) && r >= 0 && r < S, 'BAD_ARGUMENT', `row ${r} is outside the ${S} new tokens`);
     }
     const P = past.length;
+    const hidden = Array.from(options.hiddenKeys ?? []);
+    for (const j of hidden) ensure(Number.isInteger(j) && j >= 0 && j < P, 'BAD_ARGUMENT', `hidden key ${j} is outside the past cache of ${P} tokens`);
+
+    // Long inputs run in chunks of query rows: attention scores are (heads, S, T) floats per
+    // layer, 1.6 GB for 6 heads at S = T = 8K, while a chunk of 512 rows needs 100 MB. Chunking
+    // changes no result (it is the prefill(a+b) = prefill(a) then prefill(b) law).
+    const V = c.vocabSize;
+    const logits = new Float32Array(logitRows.length * V);
+    const T = P + S;
+    const probs = attentionRows.length ? Array.from({ length: c.layers }, () => new Float32Array(c.heads * attentionRows.length * T)) : [];
+    for (let start = 0; start < S; start += this.chunk) {
+      const end = Math.min(S, start + this.chunk);
+      const inChunk = (rows: number[]) => rows.map((r, i) => [r - start, i]).filter(([r]) => r >= 0 && r < end - start);
+      const lr = inChunk(logitRows);
+      const ar = inChunk(attentionRows);
+      const out = await this.run(Array.from(tokens).slice(start, end), positions.slice(start, end), past, hidden,
+        lr.map(([r]) => r), ar.map(([r]) => r));
+      lr.forEach(([, i], k) => logits.set(out.logits.subarray(k * V, (k + 1) * V), i * V));
+      // Chunk probabilities are (heads, a, Tc) with Tc = keys so far; later keys are masked (0).
+      const Tc = past.length;
+      const A = attentionRows.length;
+      for (let l = 0; l < probs.length; l++) {
+        for (let h = 0; h < c.heads; h++) {
+          ar.forEach(([, i], k) => probs[l].set(out.attn[l].subarray((h * ar.length + k) * Tc, (h * ar.length + k + 1) * Tc), (h * A + i) * T));
+        }
+      }
+    }
+    const keyPositions = past.positions.slice();
+    const attention = attentionRows.length ? { queryPositions: attentionRows.map((r) => positions[r]), keyPositions, probs } : undefined;
+    return { logits, attention };
+  }
+
+  /** One graph run: S new tokens after `past` (their K/V are appended to it). */
+  private async run(tokens: number[], positions: number[], past: KvBuffer, hiddenKeys: number[], logitRows: number[], attentionRows: number[]) {
+    const c = this.config;
+    const S = tokens.length;
+    const P = past.length;
     const keyPositions = new Int32Array(P + S);
     keyPositions.set(past.positions);
     keyPositions.set(positions, P);
     const bias = attentionBias(positions, keyPositions, c.slidingWindow);
-    for (const j of Array.from(options.hiddenKeys ?? [])) {
-      ensure(Number.isInteger(j) && j >= 0 && j < P, 'BAD_ARGUMENT', `hidden key ${j} is outside the past cache of ${P} tokens`);
-      for (let i = 0; i < S; i++) bias[i * (P + S) + j] = -Infinity;
-    }
+    for (const j of hiddenKeys) for (let i = 0; i < S; i++) bias[i * (P + S) + j] = -Infinity;
     const { cos, sin } = ropeTables(c, positions, this.invFreq);
     const D = c.headDim;
     const KV = c.kvHeads;
@@ -159,11 +200,8 @@ export class Session {
     }
     const data = (name: string) => out[name].data as Float32Array;
     past.append(Array.from({ length: c.layers }, (_, l) => data(`key.${l}`)),
-      Array.from({ length: c.layers }, (_, l) => data(`value.${l}`)), positions, Array.from(tokens));
-    const attention = attentionRows.length
-      ? { queryPositions: attentionRows.map((r) => positions[r]), keyPositions, probs: Array.from({ length: c.layers }, (_, l) => data(`attn.${l}`)) }
-      : undefined;
-    return { logits: data('logits'), attention };
+      Array.from({ length: c.layers }, (_, l) => data(`value.${l}`)), positions, tokens);
+    return { logits: data('logits'), attn: attentionRows.length ? Array.from({ length: c.layers }, (_, l) => data(`attn.${l}`)) : [] };
   }
 
   /** Encodes `tokens` (after `past`, if given) and returns logits and the full cache. */
