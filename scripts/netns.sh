@@ -4,6 +4,7 @@
 # anywhere else.
 #
 #   scripts/netns.sh up RATE [ONE_WAY_DELAY_MS]   RATE: 10mbit | 100mbit | 1000mbit | none (default delay 10)
+#   scripts/netns.sh shape RATE [ONE_WAY_DELAY_MS] change the shaping of existing namespaces in place
 #   scripts/netns.sh exec s|r COMMAND...          run in the sharer (10.77.0.1) or receiver (10.77.0.2) namespace
 #   scripts/netns.sh status
 #   scripts/netns.sh down                         delete both namespaces (and the veth pair with them)
@@ -73,10 +74,18 @@ up() {
   for ns in "$NS_S" "$NS_R"; do ip -n "$ns" link set lo up; done
   ip -n "$NS_S" link set "$DEV_S" up
   ip -n "$NS_R" link set "$DEV_R" up
-  local a b
+  apply "$rate" "$delay"
+  trap - ERR
+}
+
+apply() { # apply RATE DELAY: (re)shape both ends and print the summary line
+  local rate=$1 delay=$2 a b
+  for pair in "$NS_S $DEV_S" "$NS_R $DEV_R"; do
+    set -- $pair
+    ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null || true
+  done
   a=$(shape "$NS_S" "$DEV_S" "$rate" "$delay")
   b=$(shape "$NS_R" "$DEV_R" "$rate" "$delay")
-  trap - ERR
   local netem=no; [ "$a" = yes ] && [ "$b" = yes ] && netem=yes
   [ "$a" = none ] && netem=none
   echo "KVWIRE_NETNS netem=$netem rate=$rate delay_ms=$delay sharer=$IP_S receiver=$IP_R"
@@ -85,6 +94,11 @@ up() {
 case "${1:-}" in
   up) shift; up "$@";;
   down) need; down;;
+  shape)
+    shift; need; rate="${1:-none}"; delay="${2:-10}"
+    ip netns list | grep -qw "$NS_S" || die "no namespaces: run 'up' first"
+    [ "$rate" = none ] || bits "$rate" >/dev/null
+    apply "$rate" "$delay";;
   exec)
     shift; side="${1:-}"; shift || true
     case "$side" in s) exec ip netns exec "$NS_S" "$@";; r) exec ip netns exec "$NS_R" "$@";; *) die "exec s|r COMMAND...";; esac;;
@@ -92,5 +106,5 @@ case "${1:-}" in
     for ns in "$NS_S" "$NS_R"; do
       if ip netns list | grep -qw "$ns"; then echo "== $ns"; ip -n "$ns" -br addr; ip netns exec "$ns" tc qdisc show; else echo "$ns: absent"; fi
     done;;
-  *) sed -n '2,15p' "$0"; exit 2;;
+  *) sed -n '2,16p' "$0"; exit 2;;
 esac

@@ -17,11 +17,12 @@ export class AgentHost {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  private constructor(private readonly worker: Worker, readonly fingerprint: CardModel, readonly config: ModelConfig) {}
+  /** `config` is null for a store-only sharer (no model loaded). */
+  private constructor(private readonly worker: Worker, readonly fingerprint: CardModel, readonly config: ModelConfig | null) {}
 
   static async create(config: HostConfig): Promise<AgentHost> {
     const worker = new Worker(new URL('./host.js', import.meta.url), { workerData: config });
-    let ready: { fingerprint: CardModel; config: ModelConfig };
+    let ready: { fingerprint: CardModel; config: ModelConfig | null };
     try {
       ready = await new Promise((resolve, reject) => {
         worker.once('message', (m) => (m.error ? reject(revive(m.error)) : resolve(m.ready)));

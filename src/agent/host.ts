@@ -14,6 +14,7 @@ import { Session } from '../engine/index.js';
 import { fingerprint } from '../model/index.js';
 import { decodeCard, type CardModel } from '../card/index.js';
 import type { AttentionSource } from '../select/index.js';
+import { fetchBytes } from '../transport/index.js';
 import { Receiver } from './receiver.js';
 import { Sharer } from './sharer.js';
 
@@ -21,7 +22,7 @@ import { loadAgentModel, type HostConfig } from './models.js';
 
 const port = parentPort!;
 const config = workerData as HostConfig;
-let session: Session;
+let session: Session; // absent in a store-only sharer
 let model: CardModel;
 let sharer: Sharer;
 let receiver: Receiver;
@@ -49,6 +50,7 @@ function storedAttention(file: string, heads: number, layers: number): Attention
 type Reply = { result: unknown; transfer?: ArrayBuffer[] };
 const ops: Record<string, (a: any) => Promise<Reply>> = {
   async warmup() {
+    if (!session) return { result: null };
     // onnxruntime plans kernels on its first runs: keep that out of any measurement.
     const seq = session.sequence();
     await seq.append([session.config.bosTokenId ?? 1, 2, 3, 4]);
@@ -61,9 +63,11 @@ const ops: Record<string, (a: any) => Promise<Reply>> = {
     const ctx = await sharer.read(tokens, { question: q, text: a.text, id: a.id });
     return { result: { id: ctx.id, tokens: ctx.cache.length, timings: ctx.timings } };
   },
-  async adopt(a: { cardFile: string; massFile?: string; id: string; text?: string }) {
+  async adopt(a: { cardFile: string; massFile?: string; heads?: number; id: string; text?: string }) {
     const card = decodeCard(new Uint8Array(readFileSync(a.cardFile)), { expectModel: model });
-    const attention = a.massFile ? storedAttention(a.massFile, session.config.heads, session.config.layers) : undefined;
+    const heads = a.heads ?? session?.config.heads;
+    if (a.massFile && !heads) throw new KvwireError('BAD_ARGUMENT', 'adopt: the attention file needs "heads" (query heads per layer)');
+    const attention = a.massFile ? storedAttention(a.massFile, heads!, card.cache.layers) : undefined;
     sharer.adopt(card.cache, { attention, id: a.id, text: a.text });
     return { result: { id: a.id, tokens: card.cache.length } };
   },
@@ -84,6 +88,9 @@ const ops: Record<string, (a: any) => Promise<Reply>> = {
     sharer.drop(a.id);
     return { result: null };
   },
+  async fetchFile(a: { url: string }) {
+    return { result: await fetchBytes(a.url) };
+  },
   async fromCard(a: { url: string; request?: unknown; question?: string; questionTokens?: number[]; maxTokens?: number }) {
     return { result: await receiver.fromCard({ url: a.url, request: a.request }, questionTokens(a), { maxTokens: a.maxTokens }) };
   },
@@ -91,7 +98,7 @@ const ops: Record<string, (a: any) => Promise<Reply>> = {
     return { result: await receiver.fromText({ url: a.url, request: a.request }, questionTokens(a), { maxTokens: a.maxTokens }) };
   },
   async dispose() {
-    await session.dispose();
+    await session?.dispose();
     return { result: null };
   },
 };
@@ -99,12 +106,21 @@ const ops: Record<string, (a: any) => Promise<Reply>> = {
 const serialize = (e: unknown) => (e instanceof KvwireError ? { code: e.code, message: e.message, path: e.path } : { message: (e as Error)?.message ?? String(e) });
 
 try {
-  const spec = loadAgentModel(config.model);
-  session = await Session.create(spec, config.session);
-  model = fingerprint(spec);
-  sharer = new Sharer(session, { model, key: config.key, layerGroup: config.layerGroup });
-  receiver = new Receiver(session, { model, key: config.key });
-  port.postMessage({ ready: { fingerprint: model, config: spec.config } });
+  if (config.storeOnly) {
+    model = config.storeOnly;
+    sharer = new Sharer(null, { model, key: config.key, layerGroup: config.layerGroup });
+    port.postMessage({ ready: { fingerprint: model, config: null } });
+  } else {
+    const spec = loadAgentModel(config.model);
+    model = fingerprint(spec);
+    session = await Session.create(spec, config.session);
+    // onnxruntime holds its own copy of the weights from here on; dropping ours halves the
+    // agent's memory (2 GB for a 0.5B model) on machines shared with other work.
+    spec.weights.clear();
+    sharer = new Sharer(session, { model, key: config.key, layerGroup: config.layerGroup });
+    receiver = new Receiver(session, { model, key: config.key });
+    port.postMessage({ ready: { fingerprint: model, config: spec.config } });
+  }
 } catch (e) {
   port.postMessage({ error: serialize(e) });
 }

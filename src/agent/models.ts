@@ -1,5 +1,6 @@
 /** Which model an agent runs: a checkpoint path, or random weights with Qwen2.5-0.5B's shapes for timing. */
 import type { SessionOptions } from '../engine/index.js';
+import type { CardModel } from '../card/index.js';
 import { loadModel, type ModelSpec } from '../model/index.js';
 import { QWEN25_05B, randomSpec } from '../bench/engine.js';
 
@@ -9,6 +10,11 @@ export interface HostConfig {
   key?: string;
   session?: SessionOptions;
   layerGroup?: number;
+  /**
+   * A sharer that only serves contexts prefilled elsewhere (`adopt`): no model is loaded, cards
+   * are bound to this fingerprint. The benchmark's sharer, which must not hold a second model.
+   */
+  storeOnly?: CardModel;
 }
 
 /** Loads `model` (see HostConfig.model). */

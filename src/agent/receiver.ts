@@ -12,6 +12,7 @@ import type { Session } from '../engine/index.js';
 import type { TextTokenizer } from '../model/index.js';
 import { decodeCard, type CardLimits, type CardModel, type DecodedCard } from '../card/index.js';
 import { fetchCard, postJson } from '../transport/index.js';
+import { appendChunked } from './prefill.js';
 
 export interface ReceiverOptions {
   model: CardModel;
@@ -110,7 +111,7 @@ export class Receiver {
     const maxTokens = options.maxTokens ?? 12;
     const tok = this.tokenizer;
     const a = performance.now();
-    await seq.append(prompt);
+    await appendChunked(seq, prompt); // a long text in pieces: one 4K-token pass would not fit in memory
     const b = performance.now();
     const first = await seq.generate({ maxTokens: 1 });
     const ttft = performance.now();

@@ -3,6 +3,7 @@
  *
  *   node dist/agent/serve.js --model PATH [--host 127.0.0.1] [--port 0] [--key K] [--link 10mbit]
  *                            [--latency-ms 10] [--threads 2] [--layer-group 1]
+ *   node dist/agent/serve.js --store-only '<fingerprint JSON>'   a sharer of adopted contexts, no model
  *
  * Prints one line `{"ready": {"url", "fingerprint"}}` on stdout when it serves, then answers
  * `{id, op, body}` lines on stdin with `{id, result | error}` lines (see serveLines); exits when
@@ -18,13 +19,14 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     model: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' },
     key: { type: 'string' }, link: { type: 'string' }, 'latency-ms': { type: 'string' }, threads: { type: 'string', default: '2' },
-    'layer-group': { type: 'string', default: '1' },
+    'layer-group': { type: 'string', default: '1' }, 'store-only': { type: 'string' },
   } });
-  if (!values.model) throw new KvwireError('BAD_ARGUMENT', '--model is required');
+  const storeOnly = values['store-only'] ? JSON.parse(values['store-only']) : undefined;
+  if (!values.model && !storeOnly) throw new KvwireError('BAD_ARGUMENT', '--model is required');
   const rate = values.link ? parseRate(values.link) : undefined;
   const latencyMs = values['latency-ms'] ? Number(values['latency-ms']) : undefined;
   const agent = await AgentHost.create({
-    model: values.model, key: values.key, session: { threads: Number(values.threads) }, layerGroup: Number(values['layer-group']),
+    model: values.model ?? '', key: values.key, session: { threads: Number(values.threads) }, layerGroup: Number(values['layer-group']), storeOnly,
   });
   const service = await createAgentService(agent, {
     host: values.host, port: Number(values.port), link: rate !== undefined || latencyMs !== undefined ? { rateBitsPerSec: rate, latencyMs } : undefined,

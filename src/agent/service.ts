@@ -18,7 +18,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { KvwireError } from '../errors.js';
-import { CardStore, LinkShaper, createService, drained, readJson, sendJson, serveCard, type LinkSpec, type Service } from '../transport/index.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CardStore, LinkShaper, createService, drained, readJson, sendJson, serveCard, type LinkSpec, type Service, type StoredCard } from '../transport/index.js';
 import type { AgentHost } from './agent-host.js';
 
 export interface AgentServiceOptions {
@@ -39,7 +41,8 @@ export interface AgentService extends Service {
 /** Operations shared by the HTTP routes and the stdin control channel. */
 export function agentOps(agent: AgentHost): Ops {
   return {
-    health: async () => ({ fingerprint: agent.fingerprint, layers: agent.config.layers, kvHeads: agent.config.kvHeads, headDim: agent.config.headDim }),
+    health: async () => ({ fingerprint: agent.fingerprint, layers: agent.config?.layers, kvHeads: agent.config?.kvHeads, headDim: agent.config?.headDim }),
+    fetchFile: (b) => agent.call('fetchFile', b),
     warmup: (b) => agent.call('warmup', b),
     read: (b) => agent.call('read', b),
     adopt: (b) => agent.call('adopt', b),
@@ -63,7 +66,17 @@ export function agentOps(agent: AgentHost): Ops {
 export async function createAgentService(agent: AgentHost, options: AgentServiceOptions = {}): Promise<AgentService> {
   const store = new CardStore(options.storeBytes);
   const shaper = () => (options.link ? new LinkShaper(options.link) : undefined);
-  const ops = agentOps(agent);
+  const files = new Map<string, StoredCard>();
+  const ops: Ops = {
+    ...agentOps(agent),
+    // Any file, served like a card (Range, link shaping): the benchmark moves the llama.cpp
+    // peer's state file over the same link this way.
+    publish: async (b: { name: string; path: string }) => {
+      const bytes = new Uint8Array(readFileSync(b.path));
+      files.set(b.name, { bytes, digest: createHash('sha256').update(bytes).digest('hex') });
+      return { url: `/files/${encodeURIComponent(b.name)}`, bytes: bytes.length };
+    },
+  };
   const service = await createService(async (req, res, url) => {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const route = `${req.method} /${parts.map((p, i) => (i % 2 ? ':' : p)).join('/')}`;
@@ -88,6 +101,11 @@ export async function createAgentService(agent: AgentHost, options: AgentService
             'x-kvwire-encode-ms': r.timings.encodeMs.toFixed(2), 'x-kvwire-kept-tokens': String(r.keptTokens),
           },
         });
+      }
+      case 'GET /files/:': {
+        const file = files.get(parts[1]);
+        if (!file) throw new KvwireError('FILE_NOT_FOUND', `no file ${parts[1]} published here`);
+        return serveCard(req, res, file, { shaper: shaper() });
       }
       case 'GET /cards/:':
       case 'HEAD /cards/:': {

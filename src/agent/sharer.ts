@@ -13,6 +13,7 @@ import type { KvCache } from '../kv/index.js';
 import { encodeCard, type CardModel, type EncodedCard } from '../card/index.js';
 import { aggregateScores, precomputedAttention, q2c, sessionAttention, type AttentionSource } from '../select/index.js';
 import { compress, parseCompression } from './compression.js';
+import { prefillChunked } from './prefill.js';
 
 export interface SharerOptions {
   model: CardModel;
@@ -55,7 +56,7 @@ export class Sharer {
   async read(tokens: ArrayLike<number>, options: { question?: ArrayLike<number>; text?: string; id?: string } = {}): Promise<SharedContext> {
     const session = this.need();
     const t0 = performance.now();
-    const { cache } = await session.prefill(tokens);
+    const cache = await prefillChunked(session, tokens);
     const prefillMs = performance.now() - t0;
     // Context-attention selectors (H2O, SnapKV) re-run the context on demand, in row chunks.
     const live = sessionAttention(session, cache);
@@ -109,9 +110,9 @@ export class Sharer {
 
   /**
    * Text for the baselines. 'full': the whole context (the receiver re-prefills it). 'note': a
-   * short note for text relay — the context's lines with the highest Q2C attention from the
-   * question, in their original order, up to `keep` of the context's tokens (without the
-   * question's attention: the first lines). A model-written summary is not used: the zoo's small
+   * short note for text relay — the context's sentences (or lines) with the highest Q2C
+   * attention from the question, in their original order, up to `keep` of the context's tokens
+   * (at least one sentence; without the question's attention: the first sentences). A model-written summary is not used: the zoo's small
    * models are not trained to summarize, and extracting what the question attends to is the
    * strongest text the sharer can write at the same token budget.
    */
@@ -120,8 +121,8 @@ export class Sharer {
     ensure(ctx.text !== undefined, 'BAD_ARGUMENT', `context "${id}" was given without its text`);
     if (mode === 'full') return ctx.text;
     const tok = this.need().spec.tokenizer;
-    const lines = ctx.text.split('\n');
-    const lengths = lines.map((l, i) => tok.encode(i < lines.length - 1 ? `${l}\n` : l).length);
+    const lines = ctx.text.match(/[^.!?\n]+(?:[.!?]+|$)\s*|\n+/g) ?? [ctx.text]; // sentences with their trailing space
+    const lengths = lines.map((l) => tok.encode(l).length);
     const total = lengths.reduce((a, b) => a + b, 0);
     const T = ctx.cache.length;
     const scores = ctx.attention ? aggregateScores(await q2c.score({ cache: ctx.cache, attention: ctx.attention }), 'shared', ctx.cache) : null;
@@ -147,7 +148,7 @@ export class Sharer {
       chosen.add(i);
       used += lengths[i];
     }
-    return lines.filter((_, i) => chosen.has(i)).join('\n');
+    return lines.filter((_, i) => chosen.has(i)).join('').trim();
   }
 
   private need(): Session {

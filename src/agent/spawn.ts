@@ -17,7 +17,10 @@ export interface AgentProcess {
 }
 
 export interface SpawnOptions {
+  /** Model path (see HostConfig.model); ignored with `storeOnly`. */
   model: string;
+  /** A sharer without a model, serving adopted contexts bound to this fingerprint. */
+  storeOnly?: CardModel;
   host?: string;
   port?: number;
   key?: string;
@@ -36,6 +39,7 @@ export async function createAgentProcess(options: SpawnOptions): Promise<AgentPr
   const args = [SERVE, '--model', options.model, '--host', options.host ?? '127.0.0.1', '--port', String(options.port ?? 0),
     '--threads', String(options.threads ?? 2)];
   if (options.key) args.push('--key', options.key);
+  if (options.storeOnly) args.push('--store-only', JSON.stringify(options.storeOnly));
   if (options.link?.rate) args.push('--link', options.link.rate);
   if (options.link?.latencyMs !== undefined) args.push('--latency-ms', String(options.link.latencyMs));
   const [cmd, ...pre] = options.prefix?.length ? options.prefix : [process.execPath];

@@ -102,6 +102,25 @@ export function remoteError(status: number, body: string, what: string): KvwireE
   return new KvwireError('TRANSPORT', `${what}: HTTP ${status} ${body.slice(0, 200)}`);
 }
 
+/** GETs `url` and counts its body (discarded): how long a plain file takes over the link. */
+export function fetchBytes(url: string, options: { timeoutMs?: number } = {}): Promise<{ bytes: number; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      if ((res.statusCode ?? 500) >= 400) {
+        res.resume();
+        return reject(new KvwireError('TRANSPORT', `GET ${url}: HTTP ${res.statusCode}`));
+      }
+      let bytes = 0;
+      res.on('data', (c: Buffer) => { bytes += c.length; });
+      res.on('end', () => resolve({ bytes, ms: performance.now() - t0 }));
+      res.on('error', (e) => reject(new KvwireError('TRANSPORT', `GET ${url}: ${e.message}`, { cause: e })));
+    });
+    req.setTimeout(options.timeoutMs ?? 600_000, () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => reject(new KvwireError('TRANSPORT', `GET ${url}: ${e.message}`, { cause: e })));
+  });
+}
+
 /** POSTs JSON and returns the JSON reply; errors come back as the peer's KvwireError. */
 export async function postJson<T = Record<string, unknown>>(url: string, body: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
   const text = JSON.stringify(body);

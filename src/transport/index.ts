@@ -14,6 +14,7 @@ export { CardUploads, sendCard, type SendCardOptions } from './upload.js';
 // Links: an in-process shaper (rate, latency) and a TCP delay relay (for kernels without netem).
 export { LinkShaper, LINKS, drained, type LinkSpec } from './shaper.js';
 export { createDelayRelay, type DelayRelay } from './delay-relay.js';
+export { createEmulatedLink, canEmulateLinks, type EmulatedLink } from './netns.js';
 
 // HTTP plumbing shared with the agents.
-export { createService, sendJson, readJson, postJson, remoteError, type Service, type ServiceOptions, type Handler } from './http.js';
+export { createService, sendJson, readJson, postJson, fetchBytes, remoteError, type Service, type ServiceOptions, type Handler } from './http.js';
