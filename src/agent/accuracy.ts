@@ -25,7 +25,8 @@ export interface AccuracyOptions {
   chainCompressions: string[];
   /** Text relay note size as a fraction of the context's tokens (0 = no relay row). */
   relayKeep?: number;
-  taskOptions?: Record<string, unknown>;
+  /** Generator options per task (e.g. needle: { length: 1024 }). */
+  taskOptions?: Partial<Record<TaskName, Record<string, unknown>>>;
   onProgress?: (task: TaskName, done: number, n: number) => void;
 }
 
@@ -54,8 +55,8 @@ export async function handoffAccuracy(session: Session, model: CardModel, o: Acc
   const tok = session.spec.tokenizer;
   const rows: AccuracyRow[] = [];
   for (const task of o.tasks) {
-    const items = taskItems(task, o.n, tok, o.seed ?? 0, o.taskOptions ?? {});
-    const texts = taskExamples(task, o.n, tok, o.seed ?? 0, o.taskOptions ?? {}).map((e) => e.context);
+    const items = taskItems(task, o.n, tok, o.seed ?? 0, o.taskOptions?.[task] ?? {});
+    const texts = taskExamples(task, o.n, tok, o.seed ?? 0, o.taskOptions?.[task] ?? {}).map((e) => e.context);
     const maxTokens = task === 'arith' ? 48 : 12;
     const results = new Map<string, { hops: number; right: boolean[]; text: string[]; bytes: number[] }>();
     const record = (method: string, hops: number, right: boolean, text: string, bytes: number) => {

@@ -11,7 +11,7 @@ import type { ModelConfig } from '../model/index.js';
 import type { CardModel } from '../card/index.js';
 import type { HostConfig } from './models.js';
 
-interface Pending { resolve: (v: any) => void; reject: (e: unknown) => void }
+interface Pending { resolve: (v: any) => void; reject: (e: unknown) => void; onPartial?: (p: any) => void }
 
 export class AgentHost {
   private nextId = 1;
@@ -34,9 +34,13 @@ export class AgentHost {
       throw e;
     }
     const host = new AgentHost(worker, ready.fingerprint, ready.config);
-    worker.on('message', (m: { id: number; result?: unknown; error?: { code?: string; message: string } }) => {
+    worker.on('message', (m: { id: number; result?: unknown; partial?: unknown; error?: { code?: string; message: string } }) => {
       const p = host.pending.get(m.id);
       if (!p) return;
+      if (m.partial !== undefined) {
+        p.onPartial?.(m.partial);
+        return;
+      }
       host.pending.delete(m.id);
       if (m.error) p.reject(revive(m.error));
       else p.resolve(m.result);
@@ -46,10 +50,11 @@ export class AgentHost {
     return host;
   }
 
-  call<T = any>(op: string, args: unknown = {}): Promise<T> {
+  /** Runs `op` in the worker; `onPartial` receives a streaming operation's intermediate messages. */
+  call<T = any>(op: string, args: unknown = {}, onPartial?: (partial: any) => void): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onPartial });
       this.worker.postMessage({ id, op, args });
     });
   }

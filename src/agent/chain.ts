@@ -11,7 +11,6 @@ import type { Session } from '../engine/index.js';
 import type { KvCache } from '../kv/index.js';
 import { precomputedAttention } from '../select/index.js';
 import type { CardModel } from '../card/index.js';
-import { appendChunked, prefillChunked } from './prefill.js';
 import { Receiver, type Answer } from './receiver.js';
 import { Sharer } from './sharer.js';
 
@@ -52,7 +51,7 @@ export async function runChain(session: Session, context: ArrayLike<number>, que
   const needsQuestion = /q2c/.test(options.compression);
   const cardBytes: number[] = [];
   const cardTokens: number[] = [];
-  let cache: KvCache = await prefillChunked(session, tokens.slice(parts[0][0], parts[0][1]));
+  let cache: KvCache = (await session.prefill(tokens.slice(parts[0][0], parts[0][1]))).cache;
   for (let hop = 1; ; hop++) {
     const sharer = new Sharer(session, { model: options.model, key: options.key, hops: hop });
     let attention;
@@ -72,7 +71,7 @@ export async function runChain(session: Session, context: ArrayLike<number>, que
     const { card: got } = await receiver.receive({ bytes: card.bytes });
     cardTokens.push(got.cache.length);
     const seq = session.inject(got.cache, { nextPosition: got.nextPosition });
-    await appendChunked(seq, tokens.slice(parts[hop][0], parts[hop][1]));
+    await seq.append(tokens.slice(parts[hop][0], parts[hop][1]));
     cache = seq.cache();
   }
 }

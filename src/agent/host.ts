@@ -48,7 +48,9 @@ function storedAttention(file: string, heads: number, layers: number): Attention
 }
 
 type Reply = { result: unknown; transfer?: ArrayBuffer[] };
-const ops: Record<string, (a: any) => Promise<Reply>> = {
+/** Sends an intermediate message of a streaming operation. */
+type Post = (partial: unknown) => void;
+const ops: Record<string, (a: any, post: Post) => Promise<Reply>> = {
   async warmup() {
     if (!session) return { result: null };
     // onnxruntime plans kernels on its first runs: keep that out of any measurement.
@@ -78,6 +80,19 @@ const ops: Record<string, (a: any) => Promise<Reply>> = {
       result: { bytes, digest: r.card.digest, keptTokens: r.keptTokens, keptFraction: r.keptFraction, timings: r.timings, breakdown: r.card.breakdown },
       transfer: [bytes.buffer as ArrayBuffer],
     };
+  },
+  /**
+   * The card written into shared memory, announced section by section: first { buffer, total,
+   * planMs, keptTokens }, then { ready } (bytes final so far) after each section; the main thread
+   * sends them while the next sections are encoded.
+   */
+  async cardStream(a: { id: string; compression: string }, post: Post) {
+    const p = await sharer.plan(a.id, a.compression, { shared: true });
+    post({ buffer: p.writer.bytes.buffer, total: p.writer.totalLength, planMs: p.planMs, keptTokens: p.keptTokens, keptFraction: p.keptFraction });
+    const t = performance.now();
+    for (let at = p.writer.step(); at !== null; at = p.writer.step()) post({ ready: at });
+    const card = p.writer.result();
+    return { result: { digest: card.digest, encodeMs: performance.now() - t, breakdown: card.breakdown } };
   },
   async text(a: { id: string; mode: 'full' | 'note'; keep?: number }) {
     const t0 = performance.now();
@@ -129,7 +144,7 @@ port.on('message', async (m: { id: number; op: string; args: unknown }) => {
   try {
     const fn = ops[m.op];
     if (!fn) throw new KvwireError('BAD_ARGUMENT', `unknown agent operation "${m.op}"`);
-    const { result, transfer } = await fn(m.args ?? {});
+    const { result, transfer } = await fn(m.args ?? {}, (partial) => port.postMessage({ id: m.id, partial }));
     port.postMessage({ id: m.id, result }, transfer ?? []);
   } catch (e) {
     port.postMessage({ id: m.id, error: serialize(e) });

@@ -9,9 +9,6 @@ export { Receiver, type ReceiverOptions, type CardSource, type AnswerOptions, ty
 // What a sharer sends, by name (precision, selector, rate–distortion plan).
 export { parseCompression, compress, precisionFromPlan, type Compression, type Compressed } from './compression.js';
 
-// Long prompts in chunks (a one-pass 4K prefill does not fit in memory on a 0.5B model).
-export { appendChunked, prefillChunked, PREFILL_CHUNK } from './prefill.js';
-
 // Multi-hop chains A -> B -> C ... (each hop re-encodes what it received plus what it added).
 export { runChain, splitRanges, type ChainOptions, type ChainResult } from './chain.js';
 

@@ -12,7 +12,6 @@ import type { Session } from '../engine/index.js';
 import type { TextTokenizer } from '../model/index.js';
 import { decodeCard, type CardLimits, type CardModel, type DecodedCard } from '../card/index.js';
 import { fetchCard, postJson } from '../transport/index.js';
-import { appendChunked } from './prefill.js';
 
 export interface ReceiverOptions {
   model: CardModel;
@@ -73,7 +72,9 @@ export class Receiver {
     const got = await fetchCard(source.url, { ...opts, request: source.request === undefined ? undefined : { method: 'POST', json: source.request } });
     const ms = (h: string | string[] | undefined) => (typeof h === 'string' ? Number(h) : NaN);
     const planMs = ms(got.headers['x-kvwire-plan-ms']);
-    const sharer = Number.isFinite(planMs) ? { planMs, encodeMs: ms(got.headers['x-kvwire-encode-ms']) } : undefined;
+    // A streaming sharer reports its encode time in a trailer (it overlapped the transfer).
+    const encodeMs = ms(got.trailers['x-kvwire-encode-ms'] ?? got.headers['x-kvwire-encode-ms']);
+    const sharer = Number.isFinite(planMs) ? { planMs, encodeMs } : undefined;
     return { card: got.card, bytes: got.receivedBytes, attempts: got.attempts, decodeMs: got.timings.decodeMs, sharer };
   }
 
@@ -111,7 +112,7 @@ export class Receiver {
     const maxTokens = options.maxTokens ?? 12;
     const tok = this.tokenizer;
     const a = performance.now();
-    await appendChunked(seq, prompt); // a long text in pieces: one 4K-token pass would not fit in memory
+    await seq.append(prompt);
     const b = performance.now();
     const first = await seq.generate({ maxTokens: 1 });
     const ttft = performance.now();

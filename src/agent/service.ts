@@ -4,8 +4,8 @@
  * as binary streams.
  *
  *   POST /contexts              {text | tokens, question? | questionTokens?, id?}  read a context
- *   POST /contexts/:id/card     {compression}             make a card now and stream it
- *                                                          (x-kvwire-plan-ms / -encode-ms, Content-Location)
+ *   POST /contexts/:id/card     {compression}             make a card now and stream it as it is encoded
+ *                                                          (card-stream.ts; Content-Location for resumption)
  *   GET  /cards/:digest                                   a card made earlier (Range / If-Range resume)
  *   POST /contexts/:id/text     {mode: full|note, keep?}  text for the re-prefill and relay baselines
  *   DELETE /contexts/:id
@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CardStore, LinkShaper, createService, drained, readJson, sendJson, serveCard, type LinkSpec, type Service, type StoredCard } from '../transport/index.js';
 import type { AgentHost } from './agent-host.js';
+import { streamCard, type PendingCards } from './card-stream.js';
 
 export interface AgentServiceOptions {
   host?: string;
@@ -67,6 +68,7 @@ export async function createAgentService(agent: AgentHost, options: AgentService
   const store = new CardStore(options.storeBytes);
   const shaper = () => (options.link ? new LinkShaper(options.link) : undefined);
   const files = new Map<string, StoredCard>();
+  const pending: PendingCards = new Map();
   const ops: Ops = {
     ...agentOps(agent),
     // Any file, served like a card (Range, link shaping): the benchmark moves the llama.cpp
@@ -92,15 +94,7 @@ export async function createAgentService(agent: AgentHost, options: AgentService
       }
       case 'POST /contexts/:/card': {
         const b = await readJson<{ compression?: string }>(req);
-        const r = await agent.call<{ bytes: Uint8Array; digest: string; keptTokens: number; timings: { planMs: number; encodeMs: number } }>(
-          'card', { id: parts[1], compression: b.compression ?? 'int4' });
-        store.put({ bytes: r.bytes, digest: r.digest });
-        return serveCard(req, res, { bytes: r.bytes, digest: r.digest }, {
-          shaper: shaper(), headers: {
-            'content-location': `/cards/${r.digest}`, 'x-kvwire-plan-ms': r.timings.planMs.toFixed(2),
-            'x-kvwire-encode-ms': r.timings.encodeMs.toFixed(2), 'x-kvwire-kept-tokens': String(r.keptTokens),
-          },
-        });
+        return streamCard(req, res, agent, store, pending, { id: parts[1], compression: b.compression ?? 'int4' }, shaper());
       }
       case 'GET /files/:': {
         const file = files.get(parts[1]);
@@ -109,6 +103,7 @@ export async function createAgentService(agent: AgentHost, options: AgentService
       }
       case 'GET /cards/:':
       case 'HEAD /cards/:': {
+        await pending.get(parts[1]); // a resume may arrive while the card is still being written
         const card = store.get(parts[1]);
         if (!card) throw new KvwireError('FILE_NOT_FOUND', `no card ${parts[1]} here (expired?)`);
         return serveCard(req, res, card, { shaper: shaper() });

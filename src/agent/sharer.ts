@@ -10,10 +10,9 @@
 import { KvwireError, ensure } from '../errors.js';
 import type { Session } from '../engine/index.js';
 import type { KvCache } from '../kv/index.js';
-import { encodeCard, type CardModel, type EncodedCard } from '../card/index.js';
+import { createCardWriter, type CardModel, type CardWriter, type EncodedCard } from '../card/index.js';
 import { aggregateScores, precomputedAttention, q2c, sessionAttention, type AttentionSource } from '../select/index.js';
 import { compress, parseCompression } from './compression.js';
-import { prefillChunked } from './prefill.js';
 
 export interface SharerOptions {
   model: CardModel;
@@ -56,7 +55,7 @@ export class Sharer {
   async read(tokens: ArrayLike<number>, options: { question?: ArrayLike<number>; text?: string; id?: string } = {}): Promise<SharedContext> {
     const session = this.need();
     const t0 = performance.now();
-    const cache = await prefillChunked(session, tokens);
+    const { cache } = await session.prefill(tokens); // the engine runs long inputs in chunks of rows
     const prefillMs = performance.now() - t0;
     // Context-attention selectors (H2O, SnapKV) re-run the context on demand, in row chunks.
     const live = sessionAttention(session, cache);
@@ -94,18 +93,29 @@ export class Sharer {
 
   /** Compresses context `id` with `compression` (see compression.ts) and encodes the card. */
   async card(id: string, compression: string, options: { meta?: Record<string, unknown> } = {}): Promise<CardResult> {
+    const p = await this.plan(id, compression, options);
+    const t = performance.now();
+    while (p.writer.step() !== null);
+    return { card: p.writer.result(), compression, keptTokens: p.keptTokens, keptFraction: p.keptFraction, timings: { planMs: p.planMs, encodeMs: performance.now() - t } };
+  }
+
+  /**
+   * Selects and assigns precision, and returns a writer that encodes the card section by section
+   * (`shared`: in shared memory, so another thread can send the sections already written while
+   * the rest is encoded — the sharer's half of the streaming pipeline).
+   */
+  async plan(id: string, compression: string, options: { meta?: Record<string, unknown>; shared?: boolean } = {}):
+    Promise<{ writer: CardWriter; planMs: number; keptTokens: number; keptFraction: number }> {
     const ctx = this.get(id);
     const c = parseCompression(compression);
     const t0 = performance.now();
     const kept = await compress(ctx.cache, c, { attention: ctx.attention });
-    const t1 = performance.now();
-    const card = encodeCard(kept.cache, {
+    const writer = createCardWriter(kept.cache, {
       model: this.options.model, precision: kept.precision, nextPosition: ctx.cache.nextPosition, layerGroup: this.options.layerGroup,
-      key: this.options.key, scores: kept.scores,
+      key: this.options.key, scores: kept.scores, shared: options.shared,
       meta: { compression, keptFraction: kept.keptFraction, hops: this.options.hops ?? 1, createdBy: 'kvwire 0.1.0', ...options.meta },
     });
-    const t2 = performance.now();
-    return { card, compression, keptTokens: kept.cache.length, keptFraction: kept.keptFraction, timings: { planMs: t1 - t0, encodeMs: t2 - t1 } };
+    return { writer, planMs: performance.now() - t0, keptTokens: kept.cache.length, keptFraction: kept.keptFraction };
   }
 
   /**

@@ -7,9 +7,10 @@
  * text relay, multi-hop chains) on a trained zoo model. Writes bench/results/handoff.json.
  *
  *   --contexts 1024,2048,4096,8192   --links loopback,1000mbit,100mbit,10mbit
- *   --compressions fp16,int8,int4,int4-q2c25   --question 16 (tokens)   --reps 1   --threads 2
- *   --no-peer   --no-timing   --accuracy-model PATH (default: models/<first zoo model>) | --no-accuracy
- *   --tasks facts,twohop,arith,instr   -n 100   --hops 1,2,5,10   --chain int8,int4   --work DIR
+ *   --compressions fp16,int8,int4,int4-q2c25   --question 16 (tokens)   --reps 3 (loopback) --link-reps 1   --threads 2
+ *   --no-peer   --no-timing   --accuracy-model PATH (default: the default zoo model) | --no-accuracy
+ *   --tasks needle,instr,arith (needle at --needle-length 1024)   -n 100   --hops 1,2,5,10   --chain int8,int4   --work DIR
+ *   --name handoff (bench/results/NAME.json; name partial runs apart)
  *
  * Phases: (1) this process prefills each context on the random model (the sharer's reading) and
  * stores the cache as a lossless fp32 card plus the question's attention (for Q2C); (2) the peer
@@ -20,7 +21,8 @@
  * links it is the loopback compute plus the measured transfer of the text; the peer's TTFT is
  * save + its file's measured transfer + load + first token.
  */
-import { mkdirSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session } from '../engine/index.js';
@@ -29,27 +31,27 @@ import { encodeCard, presetPrecision, type CardModel } from '../card/index.js';
 import { rowMass } from '../select/index.js';
 import { createAgentProcess, type AgentProcess, type Answer } from '../agent/index.js';
 import { handoffAccuracy, type AccuracyRow } from '../agent/accuracy.js';
-import { prefillChunked } from '../agent/prefill.js';
 import { createLlamaPeer, writeRandomQwen2Gguf, type PeerHandoff } from '../agent/llamacpp-peer.js';
 import { loadModel } from '../model/index.js';
 import { canEmulateLinks, createEmulatedLink } from '../transport/index.js';
 import type { TaskName } from '../eval/tasks/index.js';
-import { repoRoot } from '../util/data.js';
+import { DEFAULT_MODEL } from '../cli/defaults.js';
 import { QWEN25_05B, randomSpec } from './engine.js';
 import { printTable, writeResults, type Row } from './report.js';
 
 const { values: opt } = parseArgs({ options: {
   contexts: { type: 'string', default: '1024,2048,4096,8192' }, links: { type: 'string', default: 'loopback,1000mbit,100mbit,10mbit' },
   compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25' }, question: { type: 'string', default: '16' },
-  reps: { type: 'string', default: '1' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean' },
+  reps: { type: 'string', default: '3' }, 'link-reps': { type: 'string', default: '1' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean' },
   'no-timing': { type: 'boolean' }, 'accuracy-model': { type: 'string' }, 'no-accuracy': { type: 'boolean' },
-  tasks: { type: 'string', default: 'facts,twohop,arith,instr' }, n: { type: 'string', short: 'n', default: '100' },
+  tasks: { type: 'string', default: 'needle,instr,arith' }, n: { type: 'string', short: 'n', default: '100' }, 'needle-length': { type: 'string', default: '1024' },
   hops: { type: 'string', default: '1,2,5,10' }, chain: { type: 'string', default: 'int8,int4' }, work: { type: 'string', default: '/tmp/kvwire-bench' },
+  name: { type: 'string', default: 'handoff' },
 } });
 const contexts = opt.contexts!.split(',').map(Number);
 const compressions = opt.compressions!.split(',');
 const Q = Number(opt.question);
-const reps = Number(opt.reps);
+const repsFor = (link: string) => Number(link === 'loopback' ? opt.reps : opt['link-reps']);
 const threads = Number(opt.threads);
 const work = opt.work!;
 mkdirSync(work, { recursive: true });
@@ -70,7 +72,7 @@ async function prepare(): Promise<{ model: CardModel; prepared: Prepared[] }> {
   const prepared: Prepared[] = [];
   for (const T of contexts) {
     let t = performance.now();
-    const cache = await prefillChunked(session, contextTokens(T));
+    const { cache } = await session.prefill(contextTokens(T));
     const prefillMs = performance.now() - t;
     t = performance.now();
     const rows = questionTokens.map((_, i) => i);
@@ -118,7 +120,7 @@ async function measure(link: string, sharer: AgentProcess, receiver: AgentProces
   for (const p of prep) {
     for (const c of compressions) {
       const runs: Answer[] = [];
-      for (let r = 0; r < reps; r++) {
+      for (let r = 0; r < repsFor(link); r++) {
         runs.push(await receiver.call('answer', { from: sharerUrl, context: `T${p.T}`, via: 'card', compression: c, questionTokens, maxTokens: 1 }));
       }
       const a = median(runs, (x) => x.timings.ttftMs);
@@ -242,10 +244,9 @@ function targets(rows: Measured[], acc: AccuracyRow[]): Record<string, unknown> 
 
 async function accuracy(): Promise<{ model: string; rows: AccuracyRow[] } | null> {
   if (opt['no-accuracy']) return null;
-  const zoo = join(repoRoot, 'models');
-  const path = opt['accuracy-model'] ?? (existsSync(zoo) ? readdirSync(zoo).sort().map((m) => join(zoo, m))[0] : undefined);
+  const path = opt['accuracy-model'] ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
   if (!path) {
-    console.log('no zoo model in models/: skipping accuracy (pass --accuracy-model PATH)');
+    console.log(`no zoo model at ${DEFAULT_MODEL}: skipping accuracy (pass --accuracy-model PATH)`);
     return null;
   }
   const spec = loadModel(path);
@@ -255,6 +256,7 @@ async function accuracy(): Promise<{ model: string; rows: AccuracyRow[] } | null
   try {
     const rows = await handoffAccuracy(session, fingerprint(spec), {
       tasks, n: Number(opt.n), compressions, hops: opt.hops!.split(',').map(Number), chainCompressions: opt.chain!.split(','), relayKeep: 0.25,
+      taskOptions: { needle: { length: Number(opt['needle-length']) } },
       onProgress: (task, done, n) => { if (done % 25 === 0 || done === n) log(`${task}: ${done}/${n}`); },
     });
     printTable(rows.map((r) => ({
@@ -270,13 +272,17 @@ async function accuracy(): Promise<{ model: string; rows: AccuracyRow[] } | null
 }
 
 const t0 = performance.now();
+const load = [os.loadavg()];
 const timed = opt['no-timing'] ? null : await timing();
 const table = timed ? report(timed.rows) : [];
 const acc = await accuracy();
 const goals = targets(timed?.rows ?? [], acc?.rows ?? []);
 for (const [k, v] of Object.entries(goals)) console.log(`${(v as { met: boolean }).met ? 'MET ' : 'MISS'}  ${k}  ${JSON.stringify(v)}`);
-const path = writeResults('handoff', {
-  command: `npm run bench:handoff -- ${process.argv.slice(2).join(' ')}`.trim(), model: 'random weights, Qwen2.5-0.5B shapes (timing)', questionTokens: Q, reps, threads,
+const path = writeResults(opt.name!, {
+  command: `npm run bench:handoff -- ${process.argv.slice(2).join(' ')}`.trim(), model: 'random weights, Qwen2.5-0.5B shapes (timing)', questionTokens: Q,
+  reps: { loopback: Number(opt.reps), links: Number(opt['link-reps']) }, threads,
+  // 1/5/15-minute load averages at the start and the end: this machine's 2 cores are shared.
+  loadAverage: [...load, os.loadavg()],
   prepared: timed?.prep, peer: timed?.peers, table, rows: timed?.rows, accuracy: acc, targets: goals, wallSeconds: (performance.now() - t0) / 1000,
 });
 console.log(`wrote ${path} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);

@@ -52,6 +52,27 @@ export interface PendingSection { kind: number; required: boolean; flags?: numbe
 const utf8 = new TextEncoder();
 
 export function encodeCard(cache: KvCache, options: EncodeCardOptions): EncodedCard {
+  const writer = createCardWriter(cache, options);
+  while (writer.step() !== null);
+  return writer.result();
+}
+
+/**
+ * A card written section by section into one buffer (shared memory with `shared`, so another
+ * thread can send bytes [0, step()) while the rest is still being encoded). Every size is known
+ * up front, so the header (total length, section count) comes first; the digest is in END.
+ */
+export interface CardWriter {
+  /** The whole card's buffer; bytes before the last `step()` result are final. */
+  bytes: Uint8Array;
+  totalLength: number;
+  /** Writes the next section (the card header first); returns the offset written so far, or null when done. */
+  step(): number | null;
+  /** The finished card (after `step()` returned null). */
+  result(): EncodedCard;
+}
+
+export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { shared?: boolean }): CardWriter {
   const n = cache.length;
   const geometry: CardGeometry = {
     layers: cache.layers, kvHeads: cache.kvHeads, headDim: cache.headDim, tokenCount: n,
@@ -85,7 +106,7 @@ export function encodeCard(cache: KvCache, options: EncodeCardOptions): EncodedC
   for (const x of options.extraSections ?? []) sections.push({ kind: x.kind, required: x.required, length: x.body.length, write: (b) => b.set(x.body) });
   const chunks = chunkCount(geometry);
   for (let i = 0; i < chunks; i++) sections.push(chunkSection(cache, geometry, table, i));
-  return assembleCard(sections, { key: options.key });
+  return sectionWriter(sections, { key: options.key, shared: options.shared });
 }
 
 export interface AssembleOptions {
@@ -99,23 +120,24 @@ export interface AssembleOptions {
  * the digest and, with a key, the HMAC. Exported for tools and tests that build unusual cards.
  */
 export function assembleCard(sections: PendingSection[], options: AssembleOptions = {}): EncodedCard {
+  const writer = sectionWriter(sections, options);
+  while (writer.step() !== null);
+  return writer.result();
+}
+
+function sectionWriter(sections: PendingSection[], options: AssembleOptions & { shared?: boolean }): CardWriter {
   const key = options.key === undefined ? undefined : typeof options.key === 'string' ? utf8.encode(options.key) : options.key;
   const endLength = END_DIGEST_BYTES + (key ? END_HMAC_BYTES : 0);
   let total = CARD_HEADER.size;
   for (const s of sections) total += SECTION_HEADER.size + padded(s.length);
   total += SECTION_HEADER.size + padded(endLength);
-  const bytes = new Uint8Array(total);
-  writeStruct(CARD_HEADER, {
-    magic: MAGIC, versionMajor: VERSION_MAJOR, versionMinor: VERSION_MINOR, headerLength: CARD_HEADER.size,
-    flags: key ? CARD_FLAG_SIGNED : 0, sectionCount: sections.length + 1, totalLength: total, headerHash: new Uint8Array(32),
-    ...options.override,
-  }, bytes);
-  bytes.set(createHash('sha256').update(bytes.subarray(0, 32)).digest(), 32);
-  const digest = createHash('sha256').update(bytes.subarray(0, CARD_HEADER.size));
-
+  const bytes = new Uint8Array(options.shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
+  const digest = createHash('sha256');
   const sectionOffsets: number[] = [];
   const breakdown = { head: CARD_HEADER.size, tokens: 0, payload: 0, optional: 0, end: 0 };
-  let at = CARD_HEADER.size;
+  let at = 0;
+  let next = -1; // -1: the card header; sections.length: END
+  let digestHex = '';
   const put = (s: PendingSection) => {
     sectionOffsets.push(at);
     const bodyAt = at + SECTION_HEADER.size;
@@ -129,22 +151,43 @@ export function assembleCard(sections: PendingSection[], options: AssembleOption
     const part = s.kind === KIND.CHUNK ? 'payload' : s.kind === KIND.TOKENS ? 'tokens' : s.kind === KIND.END ? 'end'
       : REQUIRED_KINDS.has(s.kind) ? 'head' : 'optional';
     breakdown[part] += size;
+    if (s.kind !== KIND.END) digest.update(bytes.subarray(at, at + SECTION_HEADER.size));
     at += size;
-    return at - size;
   };
-  for (const s of sections) {
-    const o = put(s);
-    digest.update(bytes.subarray(o, o + SECTION_HEADER.size));
-  }
-  const digestBytes = digest.digest();
-  put({
-    kind: KIND.END, required: true, length: endLength, write: (b) => {
-      b.set(digestBytes);
-      if (key) b.set(createHmac('sha256', key).update(digestBytes).digest(), END_DIGEST_BYTES);
+  return {
+    bytes, totalLength: total,
+    step() {
+      if (next > sections.length) return null;
+      if (next === -1) {
+        writeStruct(CARD_HEADER, {
+          magic: MAGIC, versionMajor: VERSION_MAJOR, versionMinor: VERSION_MINOR, headerLength: CARD_HEADER.size,
+          flags: key ? CARD_FLAG_SIGNED : 0, sectionCount: sections.length + 1, totalLength: total, headerHash: new Uint8Array(32),
+          ...options.override,
+        }, bytes);
+        bytes.set(createHash('sha256').update(bytes.subarray(0, 32)).digest(), 32);
+        digest.update(bytes.subarray(0, CARD_HEADER.size));
+        at = CARD_HEADER.size;
+      } else if (next < sections.length) {
+        put(sections[next]);
+      } else {
+        const digestBytes = digest.digest();
+        digestHex = digestBytes.toString('hex');
+        put({
+          kind: KIND.END, required: true, length: endLength, write: (b) => {
+            b.set(digestBytes);
+            if (key) b.set(createHmac('sha256', key).update(digestBytes).digest(), END_DIGEST_BYTES);
+          },
+        });
+        if (at !== total) throw new KvwireError('ENGINE', `encodeCard: wrote ${at} bytes, planned ${total} (a layout bug)`);
+      }
+      next++;
+      return at;
     },
-  });
-  if (at !== total) throw new KvwireError('ENGINE', `encodeCard: wrote ${at} bytes, planned ${total} (a layout bug)`);
-  return { bytes, digest: Buffer.from(digestBytes).toString('hex'), sectionOffsets, breakdown };
+    result() {
+      if (next <= sections.length) throw new KvwireError('ENGINE', 'CardWriter.result() before the card was written');
+      return { bytes, digest: digestHex, sectionOffsets, breakdown };
+    },
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 
 // Writing: cache + precision plan -> bytes; exact size without writing.
-export { encodeCard, cardBytes, type EncodeCardOptions, type EncodedCard } from './encode.js';
+export { encodeCard, createCardWriter, cardBytes, type EncodeCardOptions, type EncodedCard, type CardWriter } from './encode.js';
 
 // Reading untrusted bytes: streaming (layers as they arrive) or all at once.
 export { CardDecoder, decodeCard, type CardDecoderOptions, type LayerEvent } from './decode.js';

@@ -31,6 +31,8 @@ export interface FetchedCard {
   receivedBytes: number;
   /** Headers of the first response (a sharer puts its stage timings there). */
   headers: IncomingHttpHeaders;
+  /** Trailers of the response that completed the card (a streaming sharer's encode time and digest). */
+  trailers: Record<string, string | undefined>;
   timings: {
     /** Request sent -> first body byte. */
     firstByteMs: number;
@@ -55,6 +57,7 @@ export async function fetchCard(url: string, options: FetchCardOptions = {}): Pr
   let firstHeaders: IncomingHttpHeaders | undefined;
   let resumeUrl = url;
   let bytes: Uint8Array | undefined;
+  let trailers: Record<string, string | undefined> = {};
   const retries = options.retries ?? 3;
 
   for (;;) {
@@ -106,7 +109,7 @@ export async function fetchCard(url: string, options: FetchCardOptions = {}): Pr
               decoder = new CardDecoder(options);
               bytes = undefined;
             }
-            total = Number(res.headers['content-length'] ?? NaN);
+            total = Number(res.headers['content-length'] ?? res.headers['x-kvwire-card-length'] ?? NaN); // chunked: the sharer's announcement
           }
           etag ??= tag;
           if (Number.isFinite(total) && total > limits.maxCardBytes) {
@@ -132,7 +135,7 @@ export async function fetchCard(url: string, options: FetchCardOptions = {}): Pr
             }
             offset += chunk.length;
           });
-          res.on('end', () => { clearTimeout(idle); resolve(); });
+          res.on('end', () => { clearTimeout(idle); trailers = res.trailers; resolve(); });
           res.on('error', (e) => { clearTimeout(idle); reject(new Retryable(e.message)); });
           res.on('aborted', () => { clearTimeout(idle); reject(new Retryable('connection aborted')); });
         });
@@ -152,7 +155,7 @@ export async function fetchCard(url: string, options: FetchCardOptions = {}): Pr
   const card = decoder.finish();
   decodeMs += performance.now() - a;
   return {
-    card, bytes, attempts, receivedBytes, headers: firstHeaders ?? {},
+    card, bytes, attempts, receivedBytes, headers: firstHeaders ?? {}, trailers,
     timings: { firstByteMs, totalMs: performance.now() - t0, decodeMs },
   };
 }

@@ -6,7 +6,10 @@
  * TTFT against the baselines, and whether each answer was right, for one example in detail and
  * for the first N examples in summary.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dataRoot } from '../../util/data.js';
 import { createAgentProcess, type Answer, type AgentProcess } from '../../agent/index.js';
 import { taskExamples } from '../../eval/run-task.js';
 import { TASK_NAMES, formatPrompt, getTask, type TaskName } from '../../eval/tasks/index.js';
@@ -16,25 +19,28 @@ import { DEFAULT_MODEL } from '../defaults.js';
 import { usageError } from '../errors.js';
 
 export const demoHelp = `kvwire demo [--model PATH] [--task NAME] [-n N] [--index I] [--compressions LIST]
-            [--facts N] [--length TOKENS] [--link RATE --latency-ms MS] [--key KEY]
+            [--length TOKENS] [--facts N] [--link RATE --latency-ms MS] [--key KEY]
 
   Hands a KV cache from a sharer agent to a receiver agent (two processes, loopback HTTP) as a
   CacheCard and compares it with re-prefilling the text and with a text relay note.
-  Defaults: model ${DEFAULT_MODEL}; task facts with 120 facts per context (about 1.2K tokens:
-  long enough for re-prefill to cost something; --facts applies to facts, twohop and instr);
-  6 examples, detail for example 0; compressions fp16,int8,int4,int4-q2c25 (docs/cachecard.md,
-  src/agent/compression.ts); no link shaping (--link 10mbit --latency-ms 10 shapes the sharer's
-  sends); --length sets needle lengths (needs ../shared/data); --key signs and checks cards.`;
+  Defaults: model ${DEFAULT_MODEL}; task needle at --length 1024 tokens (a passkey in a book
+  passage; needs ../shared/data, else task instr); 6 test examples, detail for example 0;
+  compressions fp16,int8,int4,int4-q2c25 (docs/cachecard.md, src/agent/compression.ts); no link
+  shaping (--link 10mbit --latency-ms 10 shapes the sharer's sends); --facts N sets the facts
+  per context of facts/twohop/instr; --key signs and checks cards.`;
 
 interface Method { label: string; via: 'card' | 'text' | 'note'; compression?: string }
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: {
-    model: { type: 'string', default: DEFAULT_MODEL }, task: { type: 'string', default: 'facts' }, n: { type: 'string', short: 'n', default: '6' },
+    model: { type: 'string', default: DEFAULT_MODEL }, task: { type: 'string' }, n: { type: 'string', short: 'n', default: '6' },
     index: { type: 'string', default: '0' }, compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25' }, key: { type: 'string' },
-    link: { type: 'string' }, 'latency-ms': { type: 'string' }, length: { type: 'string' }, facts: { type: 'string', default: '120' }, 'max-tokens': { type: 'string', default: '12' },
+    link: { type: 'string' }, 'latency-ms': { type: 'string' }, length: { type: 'string' }, facts: { type: 'string' }, 'max-tokens': { type: 'string', default: '12' },
   } });
-  const task = values.task as TaskName;
+  // Default: a passkey in 1K tokens of a book (long enough for re-prefill to cost something);
+  // without the book corpus (../shared/data), instructions among filler lines.
+  const task = (values.task ?? (existsSync(join(dataRoot(), 'corpora', 'gutenberg')) ? 'needle' : 'instr')) as TaskName;
+  if (task === 'needle' && !values.length) values.length = '1024';
   if (!TASK_NAMES.includes(task)) throw usageError(`unknown task "${task}"; one of ${TASK_NAMES.join(', ')}`, demoHelp);
   const n = Number(values.n);
   const index = Number(values.index);
