@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KvwireError } from '../errors.js';
@@ -134,6 +135,39 @@ describe('agents as services', () => {
       const byNote = await sb.ops.answer({ ...q, via: 'note', keep: 0.5 }) as { bytes: number };
       assert.ok(byNote.bytes < byText.bytes);
       await assert.rejects(sb.ops.answer({ ...q, via: 'card', compression: 'int3' }), (e: unknown) => e instanceof KvwireError && e.code === 'BAD_ARGUMENT');
+      // A proxy that breaks the first connection mid-card: the receiver resumes from the card's
+      // Content-Location with a Range request and gets the same answer.
+      let connections = 0;
+      const proxy = net.createServer((client) => {
+        const first = connections++ === 0;
+        const upstream = net.connect(Number(new URL(sa.url).port), '127.0.0.1');
+        let n = 0;
+        upstream.on('data', (d: Buffer) => {
+          if (first && n + d.length > 900) {
+            client.end(d.subarray(0, 900 - n));
+            client.destroy();
+            upstream.destroy();
+            return;
+          }
+          n += d.length;
+          client.write(d);
+        });
+        client.on('data', (d: Buffer) => upstream.write(d));
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+      try {
+        const via = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+        const direct = await sb.ops.answer({ ...q, via: 'card', compression: 'fp16' }) as { text: string; card: { digest: string } };
+        const resumed = await sb.ops.answer({ ...q, from: via, via: 'card', compression: 'fp16' }) as { text: string; card: { digest: string; attempts: number } };
+        assert.equal(resumed.card.attempts, 2);
+        assert.equal(resumed.card.digest, direct.card.digest);
+        assert.equal(resumed.text, direct.text);
+      } finally {
+        proxy.close();
+      }
     } finally {
       await Promise.all([sa.close(), sb.close()]);
       await Promise.all([a.dispose(), b.dispose()]);
