@@ -11,7 +11,7 @@ import { applyPlan, baselineCoding, actionCoding, diagnoseLayers, fp16Bytes, mat
   type BaselineName, type KeepAction, type LayerDiagnosis, type Plan } from '../plan/index.js';
 import { aggregateScores, getSelector, precomputedAttention, select, sessionAttention, type ScoreInput, type SelectorName } from '../select/index.js';
 import type { KvCache } from '../kv/index.js';
-import { compareRuns, runContinuation, type ContinuationRun } from './fidelity.js';
+import { compareRuns, forcedLogits, matchLength, reproducesAnswer, runContinuation } from './fidelity.js';
 import type { EvalItem } from './compress-eval-items.js';
 
 export const DEFAULT_RATIOS = [0.75, 0.5, 0.25, 0.1];
@@ -42,7 +42,10 @@ export interface CompressEvalOptions {
   rdVariants?: RdVariant[];
   /** Greedy continuation length (tasks: until a newline). */
   maxTokens?: number;
-  /** Text items: KL and top-1 over every appended row (teacher-forced), not only the last. */
+  /**
+   * Text items: KL and top-1 over every appended (probe) row. Otherwise (tasks) over the rows
+   * that predict the full cache's greedy answer, teacher-forced.
+   */
   allRows?: boolean;
   /** Stop the continuation at a newline (tasks). */
   untilNewline?: boolean;
@@ -179,23 +182,32 @@ export async function compressEval(session: Session, items: EvalItem[], options:
     const allRows = Array.from({ length: T }, (_, i) => i);
     const small = c.layers * c.heads * T * T <= PRECOMPUTED_ATTENTION_FLOATS;
     const { cache, attention } = await session.prefill(item.context, small ? { attentionRows: allRows } : {});
-    const run = (kv: KvCache, rows?: number[]): Promise<ContinuationRun> => runContinuation(session, kv, item.question, {
-      nextPosition: T, logits: options.allRows ? 'all' : 'last', maxTokens, until, attentionRows: rows,
+    const reference = await runContinuation(session, cache, item.question, {
+      nextPosition: T, maxTokens, until, attentionRows: item.question.map((_, i) => i),
     });
-    const reference = await run(cache, item.question.map((_, i) => i));
     const input: ScoreInput = {
       cache, seed: done,
       attention: small
         ? precomputedAttention(cache.positions, c.heads, { context: attention, question: reference.attention })
         : sessionAttention(session, cache, item.question),
     };
+    // Every method is scored teacher-forced on question + the full cache's answer, in one pass:
+    // KL on the rows that predict the answer (text: the probe's rows), and greedy agreement. Only
+    // a method whose argmaxes leave the reference answer is decoded on its own for accuracy.
+    const Q = item.question.length;
+    const ref = reference.tokens;
+    const forced = [...item.question, ...ref];
+    const [from, to] = options.allRows ? [0, Q] : [Q - 1, Q - 1 + Math.max(1, ref.length)];
+    const stopIds = reference.stopReason === 'stop' && !(until?.(ref) ?? false) ? c.eosTokenIds : null;
+    const refRows = await forcedLogits(session, cache, forced, { nextPosition: T });
+    const view = (rows: Float32Array) => ({ logits: rows.subarray(from * c.vocabSize, to * c.vocabSize), tokens: [], stopReason: 'length' as const });
     // decode([]) throws in @huggingface/tokenizers: an empty answer is the empty string.
-    const answer = (r: ContinuationRun) => (item.score ? item.score(r.tokens.length ? tok.decode(r.tokens) : '') : false);
-    full.correct.push(answer(reference));
+    const answer = (tokens: number[]) => (item.score ? item.score(tokens.length ? tok.decode(tokens) : '') : false);
+    full.correct.push(answer(ref));
     full.bytes.push(cache.floatBytes);
     full.kl.push(0);
     full.top1.push(1);
-    full.match.push(reference.tokens.length);
+    full.match.push(ref.length);
     contextTokens += T;
     fp16 += fp16Bytes(cache);
     for (let m = 0; m < methods.length; m++) {
@@ -203,15 +215,17 @@ export async function compressEval(session: Session, items: EvalItem[], options:
       const packed = applyPlan(cache, plan);
       const bytes = packedByteLength(packed);
       if (bytes !== plan.bytes.total) throw new KvwireError('ENGINE', `${methods[m].name}: plan says ${plan.bytes.total} bytes, packed ${bytes}`);
-      const received = materialize(packed, cache.shape);
-      const got = await run(received.cache);
-      const f = compareRuns(reference, got, c.vocabSize);
+      const received = materialize(packed, cache.shape).cache;
+      const rows = await forcedLogits(session, received, forced, { nextPosition: T });
+      const f = compareRuns(view(refRows), view(rows), c.vocabSize);
+      const tokens = reproducesAnswer(rows, c.vocabSize, Q - 1, ref, stopIds) ? ref
+        : (await runContinuation(session, received, item.question, { nextPosition: T, maxTokens, until })).tokens;
       const o = outcomes[m];
       o.bytes.push(bytes);
       o.kl.push(f.kl);
       o.top1.push(f.top1);
-      o.match.push(f.matchLength);
-      o.correct.push(answer(got));
+      o.match.push(matchLength(ref, tokens));
+      o.correct.push(answer(tokens));
     }
     options.onItem?.(++done, items.length);
   }

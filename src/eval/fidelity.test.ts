@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Session } from '../engine/index.js';
 import { tinySpec } from '../test-support/tiny-model.js';
-import { compareRuns, klDivergence, matchLength, runContinuation } from './fidelity.js';
+import { compareRuns, forcedLogits, klDivergence, matchLength, reproducesAnswer, runContinuation } from './fidelity.js';
 
 test('KL divergence of known distributions', () => {
   assert.equal(klDivergence([1, 2, 3], [1, 2, 3]), 0);
@@ -37,5 +37,25 @@ test('a compressed cache run against the full run', async () => {
   assert.ok(f.kl > 0 && f.rows === 3);
   assert.ok(f.matchLength <= 6);
   await assert.rejects(runContinuation(session, half, [], opts), { code: 'BAD_ARGUMENT' });
+  await session.dispose();
+});
+
+test('teacher-forced rows reproduce the greedy answer, and only it', async () => {
+  const session = await Session.create(tinySpec());
+  const V = session.config.vocabSize;
+  const { cache } = await session.prefill(Array.from({ length: 15 }, (_, i) => (i === 0 ? 1 : 3 + ((i * 7) % 60))));
+  const question = [8, 18, 28];
+  const greedy = await runContinuation(session, cache, question, { maxTokens: 5, stop: [] });
+  const rows = await forcedLogits(session, cache, [...question, ...greedy.tokens]);
+  assert.equal(rows.length, (3 + 5) * V);
+  // The forced pass's rows for the question equal the plain run's last row.
+  assert.ok(klDivergence(rows, greedy.logits, 2 * V, 0, V) < 1e-9);
+  assert.ok(reproducesAnswer(rows, V, 2, greedy.tokens.slice(0, 4), null));
+  const wrong = greedy.tokens.slice(0, 4);
+  wrong[1] = (wrong[1] + 1) % V;
+  assert.ok(!reproducesAnswer(rows, V, 2, wrong, null));
+  // An answer that ended on a stop token must have the stop token predicted after it.
+  assert.ok(!reproducesAnswer(rows, V, 2, greedy.tokens.slice(0, 3), [(greedy.tokens[3] + 1) % V]));
+  assert.ok(reproducesAnswer(rows, V, 2, greedy.tokens.slice(0, 3), [greedy.tokens[3]]));
   await session.dispose();
 });

@@ -55,6 +55,8 @@ export interface ContinuationRun {
   logits: Float32Array;
   /** The greedy continuation after the appended tokens. */
   tokens: number[];
+  /** Why the continuation ended: a stop token or `until` ('stop'), or maxTokens ('length'). */
+  stopReason: 'stop' | 'length';
   attention?: AttentionProbs;
 }
 
@@ -78,8 +80,30 @@ export async function runContinuation(session: Session, cache: KvCache, tokens: 
   const seq = session.inject(cache, { nextPosition: options.nextPosition });
   const { logits, attention } = await seq.append(tokens, { logits: options.logits ?? 'last', attentionRows: options.attentionRows });
   const maxTokens = options.maxTokens ?? 0;
-  const out = maxTokens > 0 ? await seq.generate({ maxTokens, until: options.until, stop: options.stop }) : { tokens: [] };
-  return { logits: logits.slice(), tokens: out.tokens, attention };
+  const out = maxTokens > 0 ? await seq.generate({ maxTokens, until: options.until, stop: options.stop }) : { tokens: [], stopReason: 'length' as const };
+  return { logits: logits.slice(), tokens: out.tokens, stopReason: out.stopReason, attention };
+}
+
+/**
+ * Teacher-forced logits: injects `cache`, appends `tokens` (e.g. the question followed by the
+ * full cache's greedy answer) and returns every row's logits, (tokens.length, vocab). One forward
+ * pass scores a whole answer, so KL can be taken on the answer's tokens rather than only on the
+ * first (which is often a fixed formatting token such as a space).
+ */
+export async function forcedLogits(session: Session, cache: KvCache, tokens: ArrayLike<number>, options: { nextPosition?: number } = {}): Promise<Float32Array> {
+  ensure(tokens.length > 0, 'BAD_ARGUMENT', 'forcedLogits needs at least one token');
+  const seq = session.inject(cache, { nextPosition: options.nextPosition });
+  return (await seq.append(tokens, { logits: 'all' })).logits.slice();
+}
+
+/**
+ * Whether greedy decoding from teacher-forced `rows` (row r predicts the token after forced
+ * token r) reproduces `answer` starting at row `from`: each answer token is the row's argmax,
+ * and, when the answer ended on a stop token, the row after it predicts one of `stopIds`.
+ */
+export function reproducesAnswer(rows: Float32Array, vocab: number, from: number, answer: readonly number[], stopIds: readonly number[] | null): boolean {
+  for (let i = 0; i < answer.length; i++) if (argmaxRow(rows, (from + i) * vocab, vocab) !== answer[i]) return false;
+  return stopIds === null || stopIds.includes(argmaxRow(rows, (from + answer.length) * vocab, vocab));
 }
 
 export interface Fidelity {
