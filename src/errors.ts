@@ -19,6 +19,7 @@ export type KvwireErrorCode =
   | 'BUDGET'
   | 'ENGINE'
   | 'DATA_MISSING'
+  | 'NO_FUSER'
   | 'CARD_CORRUPT' | 'CARD_SIGNATURE' | 'CARD_UNSUPPORTED' | 'CARD_MODEL' | 'CARD_LIMIT' | 'TRANSPORT';
 
 export class KvwireError extends Error {

@@ -6,9 +6,11 @@
 import { registerRunner } from '../runner.js';
 import { fullRunner } from './full.js';
 import { quantRunner } from './quant.js';
+import { c2cRunner } from './c2c.js';
 
 registerRunner(fullRunner, { replace: true });
 registerRunner(quantRunner, { replace: true });
+registerRunner(c2cRunner, { replace: true });
 
 export { fullRunner, quantRunner };
 export { PRESETS, quantOptions } from './quant.js';
