@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 /** The `kvwire` command: a table of subcommands, each in commands/<name>.ts. */
+import { cardCommand, cardHelp } from './commands/card.js';
+import { compressEvalCommand, compressEvalHelp } from './commands/compress-eval.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { evalCommand, evalHelp } from './commands/eval.js';
+import { fuseEvalCommand, fuseEvalHelp } from './commands/fuse-eval.js';
+import { fuseFitCommand, fuseFitHelp } from './commands/fuse-fit.js';
 import { generateCommand, generateHelp } from './commands/generate.js';
 import { infoCommand, infoHelp } from './commands/info.js';
 import { reportCommand, reportHelp } from './commands/report.js';
@@ -16,7 +20,11 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  card: { run: cardCommand, summary: 'inspect and verify a CacheCard file', help: cardHelp },
+  'compress-eval': { run: compressEvalCommand, summary: 'accuracy and KL versus exact bytes for quantizers and selectors', help: compressEvalHelp },
   demo: { run: demoCommand, summary: 'hand a KV cache from one session to another and compare with re-prefill', help: demoHelp },
+  'fuse-eval': { run: fuseEvalCommand, summary: 'cross-model fusion accuracy against receiver alone and text relay', help: fuseEvalHelp },
+  'fuse-fit': { run: fuseFitCommand, summary: 'fit the training-free ridge fuser from one model\'s cache to another\'s', help: fuseFitHelp },
   generate: { run: generateCommand, summary: 'continue a prompt with a model', help: generateHelp },
   eval: { run: evalCommand, summary: 'task accuracy of a model with its full cache, with a 95% interval', help: evalHelp },
   info: { run: infoCommand, summary: 'show a checkpoint\'s architecture and fingerprint', help: infoHelp },
@@ -27,7 +35,7 @@ const commands: Record<string, Command> = {
 
 const usage = `kvwire <command> [options]
 
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`).join('\n')}
 
 Run 'kvwire <command> --help' for a command's options.`;
 
