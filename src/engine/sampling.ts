@@ -3,6 +3,7 @@
  * temperature + top-p (nucleus) sampling from a seeded generator, so a run is reproducible.
  */
 import { KvwireError } from '../errors.js';
+import { createRng } from '../util/random.js';
 
 export interface SamplingOptions {
   /** 0 (default) is greedy. */
@@ -26,18 +27,6 @@ export function argmax(logits: Float32Array, offset = 0, length = logits.length 
   return best;
 }
 
-/** mulberry32: a small, well-mixed 32-bit generator; returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function createSampler(options: SamplingOptions = {}): (logits: Float32Array, offset?: number, length?: number) => number {
   const temperature = options.temperature ?? 0;
   const topP = options.topP ?? 1;
@@ -46,7 +35,7 @@ export function createSampler(options: SamplingOptions = {}): (logits: Float32Ar
   }
   if (!(topP > 0 && topP <= 1)) throw new KvwireError('BAD_ARGUMENT', `topP must be in (0, 1], got ${topP}`);
   if (temperature === 0) return argmax;
-  const random = seededRandom(options.seed ?? 0);
+  const random = createRng(options.seed ?? 0);
   return (logits, offset = 0, length = logits.length - offset) => {
     let max = -Infinity;
     for (let i = 0; i < length; i++) max = Math.max(max, logits[offset + i]);

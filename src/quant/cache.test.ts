@@ -5,7 +5,7 @@ import { KvCache } from '../kv/kv-cache.js';
 import { floatToHalf, halfToFloat } from '../util/fp16.js';
 import { errorBounds, type QuantizedSection } from './codec.js';
 import { dequantizeCache, fakeQuantizeCache, kivi, quantizeCache, quantizedCacheBytes } from './cache.js';
-import { createRng, fillNormal } from './random.js';
+import { createRng, fillNormal } from '../util/random.js';
 import { sectionBytes } from './spec.js';
 
 const shape = { layers: 3, kvHeads: 2, headDim: 8 };

@@ -4,7 +4,7 @@ import { KvwireError } from '../errors.js';
 import { floatToHalf, halfToFloat } from '../util/fp16.js';
 import { decode, encode, errorBounds, fakeQuantize, maxError, type QuantizedSection } from './codec.js';
 import { packCodes, unpackCodes } from './pack.js';
-import { createRng, fillNormal } from './random.js';
+import { createRng, fillNormal } from '../util/random.js';
 import { isFloatSpec, NF4_CODEBOOK, sectionBytes, sectionLayout, type CodeSpec, type QuantSpec } from './spec.js';
 
 const CODE_FORMATS: CodeSpec['format'][] = ['int8', 'int4', 'int2', 'nf4'];

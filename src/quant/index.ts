@@ -21,4 +21,4 @@ export {
 } from './cache.js';
 
 // Seeded random numbers for tests and benchmarks.
-export { createRng, fillNormal } from './random.js';
+export { createRng, fillNormal } from '../util/random.js';

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../engine/sampling.js';
+import { createRng } from '../util/random.js';
 import { type ModelConfig, type ModelSpec, expectedWeights, encodeSafetensors, type WeightMap } from '../model/index.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 
@@ -20,7 +20,7 @@ export function tinyConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
 
 /** Normal-ish random weights (sum of uniforms), scaled so activations stay O(1). */
 export function randomWeights(config: ModelConfig, seed = 1, scale = 0.08): WeightMap {
-  const random = seededRandom(seed);
+  const random = createRng(seed);
   const weights: WeightMap = new Map();
   for (const { name, dims } of expectedWeights(config)) {
     const n = dims.reduce((a, b) => a * b, 1);
