@@ -13,12 +13,16 @@
  *   text-relay      the sharer writes a note (src/agent Sharer.text: the context sentences its
  *                   question attention ranks highest, up to `relayKeep` of the tokens); the
  *                   receiver reads note + question (bytes = the note's UTF-8)
+ *   handoff         same-model handoff, where it applies (sharer = receiver): the whole cache,
+ *                   coded with `transmit.precision` (default fp16), injected as is; what a perfect
+ *                   fuser could reach
  */
 import { Sharer } from '../agent/sharer.js';
 import type { Session } from '../engine/index.js';
 import { ensure } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
 import { fingerprint } from '../model/index.js';
+import { applyPlan, materialize, packedByteLength, planSelection } from '../plan/index.js';
 import { alignSpans } from './align.js';
 import type { LinearFuser } from './fuser.js';
 import { tokenSpans } from './offsets.js';
@@ -26,7 +30,7 @@ import { checkReceiver, contentStart, fuseIntoReceiver, receiverCache, receiverP
 import { regridToSharer } from './space.js';
 import { receivePacked, transmit, type FuseBytes, type TransmitOptions } from './transmit.js';
 
-export const CROSS_MODES = ['fused', 'receiver-alone', 'receiver-full', 'sharer-alone', 'text-relay'] as const;
+export const CROSS_MODES = ['fused', 'receiver-alone', 'receiver-full', 'sharer-alone', 'text-relay', 'handoff'] as const;
 export type CrossMode = (typeof CROSS_MODES)[number];
 export const PROTOCOLS = ['question-only', 'receiver-side'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -122,6 +126,20 @@ export async function runCross(sharer: Session, receiver: Session, ex: CrossExam
       ms.note = since(t0);
       const ids = rTok.encode(note + ex.questionText, { addBos: true });
       return done(await fromText(receiver, ids, ex, ms), textBytes(note), rTok.encode(note).length);
+    }
+    case 'handoff': {
+      ensure(fingerprint(sharer.spec).id === fingerprint(receiver.spec).id, 'BAD_ARGUMENT', 'mode "handoff" needs the same model on both sides; use "fused" across models');
+      let t0 = performance.now();
+      const { cache } = await sharer.prefill(ex.sharerContext);
+      ms.prefill = since(t0);
+      t0 = performance.now();
+      const plan = planSelection(cache, null, { base: o.transmit?.precision ?? { keys: { format: 'fp16' }, values: { format: 'fp16' } }, lastFp16: o.transmit?.lastFp16 });
+      const packed = applyPlan(cache, plan);
+      const received = materialize(packed, cache.shape).cache;
+      ms.pack = since(t0);
+      const b = plan.bytes;
+      const bytes = { total: packedByteLength(packed), payload: b.codes, scales: b.scales + b.zeros, indices: b.indices + b.classMaps, metadata: b.header + b.descriptors };
+      return done(await answer(receiver, received, cache.nextPosition, question, ex, ms), bytes, cache.length);
     }
     case 'fused':
       return fused(sharer, receiver, ex, o, question, ms, done);

@@ -126,7 +126,7 @@ function skeletonFor(sharer: ModelSpec, receiver: ModelSpec, o: Required<Pick<Fi
 /** Fits the baseline fuser from `sharer` to `receiver` on `items` (see the file comment). */
 export async function fitLinearFuser(sharer: Session, receiver: Session, items: CalibItem[], options: FitOptions = {}): Promise<{ fuser: LinearFuser; report: FitReport }> {
   const t0 = performance.now();
-  const o = { pairing: options.pairing ?? 'last', alignment: options.alignment ?? 'longest', mode: options.mode ?? 'layer', inputs: options.inputs ?? 'separate' } as const;
+  const o = { pairing: options.pairing ?? 'last', alignment: options.alignment ?? 'longest', mode: options.mode ?? 'layer', inputs: options.inputs ?? 'joint' } as const;
   const alphas = options.alphas ?? DEFAULT_ALPHAS;
   const frac = options.validation ?? 0.25;
   ensure(items.length >= 2, 'BAD_ARGUMENT', `fitting needs at least 2 calibration items (training and validation), got ${items.length}`);

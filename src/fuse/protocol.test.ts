@@ -132,3 +132,20 @@ test('receiver-side fusion (different tokenizers): gate 0 is the receiver alone,
   await p.sharer.dispose();
   await p.receiver.dispose();
 });
+
+test('a fuser fitted from a model to itself recovers the identity, and question-only fusion equals same-model handoff', async () => {
+  const spec = fixture('qwen2');
+  const p = await fittedPair(spec, spec, 8, { alphas: [0], gate: 'fixed', fixedGate: 1 });
+  for (const e of p.report.layers) assert.ok(e.r2.keys > 0.9999 && e.r2.values > 0.9999, `R² ${e.r2.keys}/${e.r2.values}`);
+  const tok = spec.tokenizer;
+  const context = tok.encode('Noa counted 74 shells by the feather.', { addBos: true });
+  const question = tok.encode('\nQuestion: Follow the instruction.\nAnswer:');
+  const { cache } = await p.sharer.prefill(context);
+  const fused = await receiverCache(p.receiver, p.fuser, transmittedCache(p.fuser, cache), cache.length, tok.bosId !== null && context[0] === tok.bosId);
+  assert.equal(fused.nextPosition, cache.nextPosition);
+  const a = await p.receiver.inject(fused.cache, { nextPosition: fused.nextPosition }).append(question);
+  const b = await p.receiver.inject(cache).append(question);
+  close(a.logits, b.logits, 2e-3, 'logits after fused vs handed-over cache');
+  await p.sharer.dispose();
+  await p.receiver.dispose();
+});

@@ -20,7 +20,7 @@ writes it as safetensors (docs/fuse.md).
   --pairing P         layer pairing: ${LAYER_PAIRINGS.join(' | ')} (default last)
   --alignment A       token alignment: ${ALIGN_POLICIES.join(' | ')} (default longest)
   --mode M            layer (every sharer head -> every receiver head) | head (default layer)
-  --inputs I          separate (K<-K, V<-V) | joint (K, V <- [K; V]) (default separate)
+  --inputs I          joint (K, V <- [K; V]) | separate (K<-K, V<-V) (default joint)
   --gate G            gate objective: ${GATE_OBJECTIVES.join(' | ')} (default loss)
   --gate-value G      the gate for --gate fixed
   --validation F      held-out fraction for alpha and gate selection (default 0.25)
@@ -55,7 +55,7 @@ export async function fuseFitCommand(argv: string[]): Promise<number> {
       pairing: oneOf<LayerPairing>(values.pairing, LAYER_PAIRINGS, '--pairing', 'last'),
       alignment: oneOf<AlignPolicy>(values.alignment, ALIGN_POLICIES, '--alignment', 'longest'),
       mode: oneOf<FuserMode>(values.mode, ['layer', 'head'], '--mode', 'layer'),
-      inputs: oneOf<FuserInputs>(values.inputs, ['separate', 'joint'], '--inputs', 'separate'),
+      inputs: oneOf<FuserInputs>(values.inputs, ['separate', 'joint'], '--inputs', 'joint'),
       gate: oneOf<GateObjective>(values.gate, GATE_OBJECTIVES, '--gate', 'loss'),
       fixedGate: values['gate-value'] === undefined ? undefined : Number(values['gate-value']),
       validation: Number(values.validation), onProgress: progress,

@@ -4,7 +4,8 @@
  * its part (the question) from the decoded text.
  *
  * params:
- *   mode       'fused' (default) | 'receiver-alone' | 'receiver-full' | 'sharer-alone' | 'text-relay'
+ *   mode       'fused' (default) | 'receiver-alone' | 'receiver-full' | 'sharer-alone' | 'text-relay' |
+ *              'handoff' (same model on both sides: the cache as is, at `precision`)
  *   protocol   'question-only' (default: the receiver never sees the context) | 'receiver-side'
  *   fuser      a fuser file (kvwire fuse-fit); default: fitted once per worker on the task suite's
  *              train split (`calib` examples, default 128; `fit`: {pairing, alignment, mode,
@@ -103,13 +104,14 @@ export const c2cRunner: CellRunner = {
     const k = cell.params.relayKeep;
     if (k !== undefined && (typeof k !== 'number' || !(k > 0 && k <= 1))) fail('params.relayKeep', 'params.relayKeep must be in (0, 1]');
     if (mode === 'fused') transmitOptions(cell);
+    else if (mode === 'handoff') { if (cell.budget !== null) fail('budgets', 'mode handoff sends the whole cache: no budget (a precision is allowed)'); transmitOptions(cell); }
     else if (cell.budget !== null || cell.precision !== null) fail('budgets', `mode ${mode} transmits no cache: no budget or precision`);
   },
   async prepare(ctx) {
     const receiver = await ctx.loadModel(ctx.cell.model.receiver!);
     ctx.state.receiver = receiver.session;
     if ((ctx.cell.params.mode ?? 'fused') === 'fused') ctx.state.fuser = await fuserFor(ctx.session, receiver.session, ctx.cell.params);
-    ctx.state.transmit = (ctx.cell.params.mode ?? 'fused') === 'fused' ? transmitOptions(ctx.cell) : undefined;
+    ctx.state.transmit = ['fused', 'handoff'].includes((ctx.cell.params.mode ?? 'fused') as string) ? transmitOptions(ctx.cell) : undefined;
   },
   async runItem(ctx, item) {
     if (item.kind !== 'generate') throw new KvwireError('BAD_CONFIG', 'method c2c runs generation items only', { path: 'datasets' });
