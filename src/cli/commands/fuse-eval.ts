@@ -27,7 +27,8 @@ intervals, bytes sent, time to first token, and McNemar tests of fused vs each b
   -n N                examples (default 100)
   --seed S            example seed (default 0)
   --length L          needle: prompt length in tokens
-  --modes LIST        default ${CROSS_MODES.join(',')}
+  --modes LIST        of ${CROSS_MODES.join(',')} (default all; handoff only when
+                      sharer and receiver are the same model)
   --protocol P        ${PROTOCOLS.join(' | ')} (default question-only)
   --precision NAME    quant preset of the sent cache (${Object.keys(PRESETS).join(', ')}; default fp16)
   --selector NAME     select tokens of the sent cache (with --keep p)
@@ -46,8 +47,13 @@ export async function fuseEvalCommand(argv: string[]): Promise<number> {
     'relay-keep': { type: 'string', default: '0.25' }, threads: { type: 'string', default: '2' }, 'json-out': { type: 'string' },
   } });
   if (!values.sharer || !values.receiver || !values.task) throw usageError('fuse-eval needs --sharer, --receiver and --task', fuseEvalHelp);
-  const modes = (values.modes ?? CROSS_MODES.join(',')).split(',') as CrossMode[];
+  const sharerSpec = loadModel(values.sharer);
+  const receiverSpec = loadModel(values.receiver);
+  const sameModel = fingerprint(sharerSpec).id === fingerprint(receiverSpec).id;
+  // Same-model handoff is a baseline only where it applies.
+  const modes = (values.modes?.split(',') ?? CROSS_MODES.filter((m) => m !== 'handoff' || sameModel)) as CrossMode[];
   for (const m of modes) if (!CROSS_MODES.includes(m)) throw usageError(`--modes: unknown mode ${m}; one of ${CROSS_MODES.join(', ')}`, fuseEvalHelp);
+  if (modes.includes('handoff') && !sameModel) throw usageError('--modes: handoff needs the same model as sharer and receiver', fuseEvalHelp);
   if (!PROTOCOLS.includes(values.protocol as Protocol)) throw usageError(`--protocol must be one of ${PROTOCOLS.join(', ')}`, fuseEvalHelp);
   const n = Number(values.n);
   if (!Number.isInteger(n) || n <= 0) throw usageError(`-n must be a positive integer, got ${values.n}`, fuseEvalHelp);
@@ -59,8 +65,6 @@ export async function fuseEvalCommand(argv: string[]): Promise<number> {
   if (values.selector) { transmit.selector = values.selector; transmit.keep = { ratio: Number(values.keep ?? '1') }; }
   if (values.rd) transmit.rd = { budget: { fraction: values.rd.split('/').map(Number).reduce((a, b) => a / b) }, actions: ['int4', 'int8'] };
   const threads = Number(values.threads);
-  const sharerSpec = loadModel(values.sharer);
-  const receiverSpec = loadModel(values.receiver);
   const sharer = await Session.create(sharerSpec, { threads });
   const receiver = await Session.create(receiverSpec, { threads });
   try {
