@@ -179,9 +179,16 @@ export function fuserParameters(fuser: LinearFuser): number {
   return n;
 }
 
-/** Multiply-adds to project one token through every receiver layer (the fuser's FLOPs / 2 per token). */
-export function fuserMacsPerToken(fuser: LinearFuser): number {
+/**
+ * Multiply-adds to project one token (the fuser's FLOPs / 2 per token): through every receiver
+ * layer, or (`openOnly`) through the layers whose gate is above 0, which is what the
+ * question-only receiver computes.
+ */
+export function fuserMacsPerToken(fuser: LinearFuser, openOnly = false): number {
   let n = 0;
-  for (const L of fuser.layers) for (const g of L.groups) for (const m of [g.keys, g.values]) n += m.p * m.q;
+  for (const L of fuser.layers) {
+    if (openOnly && L.gate === 0) continue;
+    for (const g of L.groups) for (const m of [g.keys, g.values]) n += m.p * m.q;
+  }
   return n;
 }

@@ -85,6 +85,13 @@ test('question-only gates: 0 gives the prior, 1 the pure projection (keys at the
     close(sub.values[0].subarray(h * 2 * D2, (h + 1) * 2 * D2), projected.values[0].subarray((h * sent.length + 1) * D2, (h * sent.length + 3) * D2), 1e-6, 'row by row');
   }
   assert.ok(projectLayer(fuser, 0, new Float32Array(sharer.config.kvHeads * 1 * sharer.config.headDim), new Float32Array(sharer.config.kvHeads * sharer.config.headDim), 1).values.every(Number.isFinite));
+  // The receiver skips projecting closed layers (gate 0): same cache as projecting everything.
+  const mixed = await receiverCache(p.receiver, fuser, sent, cache.length, true, [0, 0.5]);
+  const manual = fuseSlots(fuser, projected, positions, [0, 0.5]);
+  for (let l = 0; l < 2; l++) {
+    close(mixed.cache.slice(1).keys[l], manual.keys[l], 0, `closed-layer skipping, keys ${l}`);
+    close(mixed.cache.slice(1).values[l], manual.values[l], 0, `closed-layer skipping, values ${l}`);
+  }
   await p.sharer.dispose();
   await p.receiver.dispose();
 });

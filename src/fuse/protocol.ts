@@ -73,17 +73,25 @@ export interface Projected {
 /**
  * Π of every receiver layer for a received cache (`transmittedCache` layout: the fuser's
  * transmitted layers, any increasing subset of content tokens at their sharer positions).
+ * `only[l]` false skips layer l (its arrays are empty): a layer whose gate is 0 reads the prior
+ * alone, so its projection need not be computed.
  */
-export function projectReceived(fuser: LinearFuser, received: KvCache): Projected {
+export function projectReceived(fuser: LinearFuser, received: KvCache, only?: readonly boolean[]): Projected {
   const layers = transmittedLayers(fuser);
   ensure(received.layers === layers.length, 'CACHE_MISMATCH',
     `received cache has ${received.layers} layers; the fuser reads ${layers.length} sharer layers (${layers.join(', ')})`);
   const T = received.length;
   const inv = fuserRope(fuser.sharer);
-  const unrotated = received.keys.map((k) => rotateKeys(k.slice(), received.kvHeads, received.positions, received.headDim, inv, -1));
+  const needed = new Set(fuser.layers.flatMap((L, l) => (only && !only[l] ? [] : [layers.indexOf(L.sharerLayer)])));
+  const unrotated = received.keys.map((k, u) => (needed.has(u) ? rotateKeys(k.slice(), received.kvHeads, received.positions, received.headDim, inv, -1) : k));
   const keys: Float32Array[] = [];
   const values: Float32Array[] = [];
   fuser.layers.forEach((L, l) => {
+    if (only && !only[l]) {
+      keys.push(new Float32Array(0));
+      values.push(new Float32Array(0));
+      return;
+    }
     const u = layers.indexOf(L.sharerLayer);
     const p = projectLayer(fuser, l, unrotated[u], received.values[u], T);
     keys.push(p.keys);
@@ -114,9 +122,11 @@ export function fuseSlots(fuser: LinearFuser, projected: Projected, positions: I
   const values: Float32Array[] = [];
   for (let l = 0; l < L; l++) {
     const g = gates ? gates[l] : fuser.layers[l].gate;
-    const k = gateMix(projected.keys[l], broadcastPrior(fuser.layers[l].priorKeys, H, n, D), g);
+    const priorK = broadcastPrior(fuser.layers[l].priorKeys, H, n, D);
+    const priorV = broadcastPrior(fuser.layers[l].priorValues, H, n, D);
+    const k = g === 0 ? priorK : gateMix(projected.keys[l], priorK, g);
     keys.push(rotateKeys(k, H, positions, D, inv, 1));
-    values.push(gateMix(projected.values[l], broadcastPrior(fuser.layers[l].priorValues, H, n, D), g));
+    values.push(g === 0 ? priorV : gateMix(projected.values[l], priorV, g));
   }
   return new KvCache({ layers: L, kvHeads: H, headDim: D }, keys, values, positions.slice(), new Int32Array(n).fill(-1));
 }
@@ -144,7 +154,8 @@ export async function receiverCache(receiver: Session, fuser: LinearFuser, recei
   checkReceiver(fuser, receiver);
   const prefix = await receiverPrefix(receiver);
   const layout = slotLayout(fuser, received.positions, sharerLength, sharerHasBos);
-  const slots = fuseSlots(fuser, projectReceived(fuser, received), layout.positions, gates);
+  const open = fuser.layers.map((L, l) => (gates ? gates[l] : L.gate) > 0);
+  const slots = fuseSlots(fuser, projectReceived(fuser, received, open), layout.positions, gates);
   return { cache: prefix.length ? prefix.concat(slots) : slots, nextPosition: layout.nextPosition };
 }
 

@@ -109,7 +109,7 @@ function printTable(results: Record<string, CrossOutcome[]>, values: Record<stri
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const ttft = (o: CrossOutcome) => Object.entries(o.ms).filter(([k]) => k !== 'decode' && k !== 'sample').reduce((a, [, v]) => a + v, 0);
   console.log(`${values.task} (n = ${Object.values(results)[0]?.length}), sharer ${values.sharer} -> receiver ${values.receiver}, protocol ${values.protocol}` +
-    (fuser ? `, fuser gates ${fuser.layers.map((L) => L.gate).join(' ')}, ${fuserMacsPerToken(fuser)} MACs per sent token` : ''));
+    (fuser ? `, fuser gates ${fuser.layers.map((L) => L.gate).join(' ')}, ${fuserMacsPerToken(fuser, true)} MACs per sent token (${fuserMacsPerToken(fuser)} with every layer open)` : ''));
   console.log('| mode | accuracy | 95% CI | correct | bytes sent (mean) | time to first token (ms, mean) |');
   console.log('|---|---:|---|---:|---:|---:|');
   for (const [mode, outs] of Object.entries(results)) {
