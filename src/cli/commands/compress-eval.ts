@@ -17,7 +17,7 @@ import { usageError } from '../errors.js';
 export const compressEvalHelp = `kvwire compress-eval --model PATH (--tasks NAME[,NAME] | --text) [options]
 
 For each item: prefill the context, compress its cache with every method (FP16, INT8, grouped
-INT4, INT2 KIVI, NF4; INT4/INT2 with diagnosed bottleneck layers in FP16; every selector at
+INT4, INT2 KIVI, NF4; INT4/NF4/INT2 with a diagnosed bottleneck layer in FP16; every selector at
 each keep ratio; rate-distortion plans), pack it, unpack it, append the question at the original
 positions and compare with the full cache. Prints a markdown table per task (bytes, x vs FP16,
 accuracy with Wilson 95% CI, mean next-token KL with bootstrap 95% CI, top-1 agreement, greedy
