@@ -155,3 +155,27 @@ test('attention probabilities match a direct softmax(QK^T/sqrt(d)) in layer 0', 
   }
   await session.dispose();
 });
+
+test('per-head sparse caches: a mask on every head equals dropping the token; one head alone differs', async () => {
+  const session = await Session.create(tinySpec({ heads: 4, kvHeads: 2 }));
+  const context = prompt.slice(0, 10);
+  const question = prompt.slice(10);
+  const { cache } = await session.prefill(context);
+  const T = context.length;
+  const dropped = [1, 4, 7];
+  const mask = (heads: number[]) => Array.from({ length: cache.layers }, () => {
+    const m = new Uint8Array(cache.kvHeads * T);
+    for (const h of heads) for (const j of dropped) m[h * T + j] = 1;
+    return m;
+  });
+  const kept = Array.from({ length: T }, (_, i) => i).filter((i) => !dropped.includes(i));
+  const gathered = await session.inject(cache.gather(kept), { nextPosition: T }).append(question, { logits: 'all' });
+  const allHeads = await session.inject(cache, { absent: mask([0, 1]) }).append(question, { logits: 'all' });
+  const oneHead = await session.inject(cache, { absent: mask([1]) }).append(question, { logits: 'all' });
+  const full = await session.inject(cache).append(question, { logits: 'all' });
+  assert.ok(maxRelError(allHeads.logits, gathered.logits) < 1e-5);
+  assert.ok(maxRelError(oneHead.logits, gathered.logits) > 1e-4);
+  assert.ok(maxRelError(oneHead.logits, full.logits) > 1e-4);
+  assert.throws(() => session.inject(cache, { absent: [new Uint8Array(3)] }));
+  await session.dispose();
+});

@@ -4,6 +4,7 @@
  * One graph serves prefill, decode and attention scoring (batch 1, S new tokens, P cached):
  *   inputs   input_ids (S) int64 · rope_cos, rope_sin (S, headDim) · attn_bias (S, P+S)
  *            past_key.<l>, past_value.<l> (P, kvHeads, headDim) · logit_rows (R) int64 · attn_rows (A) int64
+ *            head_bias.<l> (kvHeads, 1, S, P+S) or (1, 1, 1, 1): extra per-KV-head bias (per-head sparse caches)
  *   outputs  logits (R, vocab) · key.<l>, value.<l> (S, kvHeads, headDim), keys after RoPE
  *            attn.<l> (kvHeads, G, A, P+S): softmax probabilities of the chosen query rows, G = heads/kvHeads
  * K/V cross the graph boundary token-major (T, kvHeads, headDim), unlike KvCache's head-major
@@ -147,7 +148,10 @@ export function buildDecoderGraph(spec: ModelSpec, options: GraphOptions = {}): 
     const q4 = op('Reshape', [op('Transpose', [q], { perm: [1, 0, 2] }), shapeQGroups]);      // (KV, G, S, D)
     const kT = op('Unsqueeze', [op('Transpose', [K], { perm: [1, 2, 0] }), axis1]);           // (KV, 1, D, T)
     const vH = op('Unsqueeze', [op('Transpose', [V], { perm: [1, 0, 2] }), axis1]);           // (KV, 1, T, D)
-    const probs = op('Softmax', [op('Add', [op('MatMul', [q4, kT]), 'attn_bias'])], { axis: -1 }); // (KV, G, S, T)
+    // head_bias.<l> broadcasts to (KV, G, S, T): per-KV-head masks of a per-head sparse cache,
+    // or a single 0 when there is none.
+    const scores = op('Add', [op('Add', [op('MatMul', [q4, kT]), 'attn_bias']), `head_bias.${l}`]);
+    const probs = op('Softmax', [scores], { axis: -1 });                                      // (KV, G, S, T)
     op('Gather', [probs, 'attn_rows'], { axis: 2 }, `attn.${l}`);                             // (KV, G, A, T)
     const ctx = op('MatMul', [probs, vH]);                                                    // (KV, G, S, D)
     const merged = op('Reshape', [op('Transpose', [op('Reshape', [ctx, shapeHeads])], { perm: [1, 0, 2] }), shapeFlat]); // (S, H*D)
@@ -180,6 +184,7 @@ export function buildDecoderGraph(spec: ModelSpec, options: GraphOptions = {}): 
       { name: 'logit_rows', dtype: 'int64', dims: ['R'] },
       { name: 'attn_rows', dtype: 'int64', dims: ['A'] },
       ...Array.from({ length: c.layers }, (_, l) => [kvDims(`past_key.${l}`, 'P'), kvDims(`past_value.${l}`, 'P')]).flat(),
+      ...Array.from({ length: c.layers }, (_, l) => ({ name: `head_bias.${l}`, dtype: 'float' as const, dims: ['HB', 1, 'HS', 'HT'] })),
     ],
     outputs: [
       { name: 'logits', dtype: 'float', dims: ['R', c.vocabSize] },

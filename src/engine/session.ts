@@ -48,6 +48,11 @@ export interface ForwardOptions {
    * this way equals injecting the gathered cache (a cache law the tests check).
    */
   hiddenKeys?: ArrayLike<number>;
+  /**
+   * Per-head sparsity: absent[l] is (kvHeads, n) over the first n past tokens, 1 where that KV
+   * head of layer l has no entry for the token (a per-head selection; see plan/materialize).
+   */
+  absent?: Uint8Array[];
 }
 
 export interface PrefillOptions extends Omit<ForwardOptions, 'logitRows'> {
@@ -147,7 +152,7 @@ export class Session {
       const lr = inChunk(logitRows);
       const ar = inChunk(attentionRows);
       const out = await this.run(Array.from(tokens).slice(start, end), positions.slice(start, end), past, hidden,
-        lr.map(([r]) => r), ar.map(([r]) => r));
+        lr.map(([r]) => r), ar.map(([r]) => r), options.absent);
       lr.forEach(([, i], k) => logits.set(out.logits.subarray(k * V, (k + 1) * V), i * V));
       // Chunk probabilities are (heads, a, Tc) with Tc = keys so far; later keys are masked (0).
       const Tc = past.length;
@@ -164,7 +169,7 @@ export class Session {
   }
 
   /** One graph run: S new tokens after `past` (their K/V are appended to it). */
-  private async run(tokens: number[], positions: number[], past: KvBuffer, hiddenKeys: number[], logitRows: number[], attentionRows: number[]) {
+  private async run(tokens: number[], positions: number[], past: KvBuffer, hiddenKeys: number[], logitRows: number[], attentionRows: number[], absent?: Uint8Array[]) {
     const c = this.config;
     const S = tokens.length;
     const P = past.length;
@@ -186,7 +191,9 @@ export class Session {
       attn_rows: i64(attentionRows),
     };
     const fetches = ['logits'];
+    const noHeadBias = new ort.Tensor('float32', new Float32Array(1), [1, 1, 1, 1]);
     for (let l = 0; l < c.layers; l++) {
+      feeds[`head_bias.${l}`] = absent ? headBias(absent[l], KV, S, P) : noHeadBias;
       feeds[`past_key.${l}`] = new ort.Tensor('float32', past.keyView(l), [P, KV, D]);
       feeds[`past_value.${l}`] = new ort.Tensor('float32', past.valueView(l), [P, KV, D]);
       fetches.push(`key.${l}`, `value.${l}`);
@@ -219,12 +226,15 @@ export class Session {
    * (default: one past the cache's last position). A sparse cache passes the original length T
    * so the continuation keeps its original positions.
    */
-  inject(cache: KvCache, options: { nextPosition?: number } = {}): Sequence {
+  inject(cache: KvCache, options: { nextPosition?: number; absent?: Uint8Array[] | null } = {}): Sequence {
     this.checkCache(cache);
+    const absent = options.absent ?? undefined;
+    ensure(!absent || (absent.length === cache.layers && absent.every((a) => a.length === cache.kvHeads * cache.length)), 'CACHE_MISMATCH',
+      `per-head mask must hold layers x kvHeads x T = ${cache.layers} x ${cache.kvHeads} x ${cache.length} entries`);
     const next = options.nextPosition ?? cache.nextPosition;
     ensure(Number.isInteger(next) && next >= cache.nextPosition, 'BAD_ARGUMENT',
       `nextPosition ${next} must be an integer >= ${cache.nextPosition}, one past the cache's last position`);
-    return new Sequence(this, KvBuffer.fromCache(cache), next);
+    return new Sequence(this, KvBuffer.fromCache(cache), next, absent);
   }
 
   /** A fresh, empty sequence. */
@@ -254,11 +264,27 @@ export class Session {
   }
 }
 
+/** (kvHeads, 1, S, P+S) bias: -Infinity where a KV head has no entry for one of the first n past tokens. */
+function headBias(absent: Uint8Array, KV: number, S: number, P: number): ort.Tensor {
+  const n = absent.length / KV;
+  ensure(Number.isInteger(n) && n <= P, 'CACHE_MISMATCH', `per-head mask covers ${absent.length / KV} tokens, but the cache holds ${P}`);
+  const T = P + S;
+  const bias = new Float32Array(KV * S * T);
+  for (let h = 0; h < KV; h++) {
+    for (let j = 0; j < n; j++) {
+      if (!absent[h * n + j]) continue;
+      for (let i = 0; i < S; i++) bias[(h * S + i) * T + j] = -Infinity;
+    }
+  }
+  return new ort.Tensor('float32', bias, [KV, 1, S, T]);
+}
+
 /** A decoding sequence over a growing cache: append tokens, generate, read the cache. */
 export class Sequence {
   private lastLogits: Float32Array | null = null;
 
-  constructor(private readonly session: Session, private readonly buffer: KvBuffer, private nextPosition: number) {}
+  constructor(private readonly session: Session, private readonly buffer: KvBuffer, private nextPosition: number,
+    private readonly absent?: Uint8Array[]) {}
 
   get length(): number {
     return this.buffer.length;
@@ -268,7 +294,7 @@ export class Sequence {
   async append(tokens: ArrayLike<number>, options: { attentionRows?: number[]; logits?: 'last' | 'all' } = {}): Promise<{ logits: Float32Array; attention?: AttentionProbs }> {
     const positions = Array.from({ length: tokens.length }, (_, i) => this.nextPosition + i);
     const logitRows = options.logits === 'all' ? positions.map((_, i) => i) : undefined;
-    const result = await this.session.forward(tokens, this.buffer, { positions, logitRows, attentionRows: options.attentionRows });
+    const result = await this.session.forward(tokens, this.buffer, { positions, logitRows, attentionRows: options.attentionRows, absent: this.absent });
     this.nextPosition += tokens.length;
     const V = this.session.config.vocabSize;
     this.lastLogits = result.logits.subarray(result.logits.length - V);
