@@ -18,7 +18,7 @@ import { fingerprint, type ModelSpec } from '../model/index.js';
 import { alignSpans, type AlignPolicy } from './align.js';
 import type { CalibItem } from './calib.js';
 import { groupInputs, headGroups, groupInputDim, type FuserInputs, type FuserLayer, type FuserMode, type FuserModelInfo, type LinearFuser } from './fuser.js';
-import { chooseGates, type GateObjective, type GateReport } from './gate.js';
+import { chooseGates, type GateObjective, type GateProtocol, type GateReport } from './gate.js';
 import { pairLayers, usedSharerLayers, type LayerPairing } from './layers.js';
 import { tokenSpans } from './offsets.js';
 import { RidgeStats, solveRidge, sumSquaredError, totalSumOfSquares } from './ridge.js';
@@ -39,6 +39,8 @@ export interface FitOptions {
   gateGrid?: number[];
   /** Validation items used by the 'loss' gate search (default 32): each grid point costs a receiver forward per item. */
   gateItems?: number;
+  /** The protocol the 'loss' gates are chosen for (default question-only); recorded in the file. */
+  protocol?: GateProtocol;
   onProgress?: (message: string) => void;
 }
 
@@ -179,12 +181,13 @@ export async function fitLinearFuser(sharer: Session, receiver: Session, items: 
   });
   options.onProgress?.(`maps fitted; validation R² ${layerReport.map((e) => `${e.r2.keys.toFixed(2)}/${e.r2.values.toFixed(2)}`).join(' ')} (K/V per layer)`);
   const gates = await chooseGates(sharer, receiver, fuser, val, valStats, {
-    objective: options.gate ?? 'loss', fixed: options.fixedGate, grid: options.gateGrid, items: options.gateItems, onProgress: options.onProgress,
+    objective: options.gate ?? 'loss', protocol: options.protocol, fixed: options.fixedGate, grid: options.gateGrid, items: options.gateItems, onProgress: options.onProgress,
   });
   fuser.layers.forEach((L, l) => { L.gate = gates.gates[l]; });
   const report: FitReport = { trainItems: train.length, validationItems: val.length, rows, layers: layerReport, gates, seconds: (performance.now() - t0) / 1000 };
   fuser.fit = {
     method: 'ridge regression on aligned K/V rows (keys unrotated), per receiver layer; gates on a validation split',
+    protocol: options.protocol ?? 'question-only',
     calibration: { items: items.length, first: items[0]?.id, last: items[items.length - 1]?.id }, alphas, validation: frac,
     report: { ...report, gates: { ...gates } },
   };

@@ -6,7 +6,9 @@
  *          error around the prior, so K and V weigh the same). The error is quadratic in g, so
  *          three evaluations from the ridge statistics give it exactly.
  *   loss   the receiver's mean negative log-likelihood of the scored continuation tokens, given
- *          its prefix and the fused slots only (the question-only protocol): coordinate descent
+ *          its prefix and the fused slots only (the question-only protocol; with `protocol:
+ *          'receiver-side'`, given its own cache of the context fused with the sharer's, where
+ *          gate 0 is the receiver reading the context itself): coordinate descent
  *          over layers on a grid, starting from the recon gates, until a pass changes nothing.
  *          This is the objective that matters; recon only says how good the maps are.
  *   fixed  every gate = `fixed`.
@@ -18,14 +20,20 @@ import { ensure } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
 import type { CalibItem } from './calib.js';
 import type { LinearFuser } from './fuser.js';
-import { fuseSlots, projectReceived, receiverPrefix, slotLayout, transmittedCache, contentStart, type Projected } from './protocol.js';
+import { alignSpans } from './align.js';
+import { tokenSpans } from './offsets.js';
+import { contentStart, fuseIntoReceiver, fuseSlots, projectReceived, receiverPrefix, slotLayout, transmittedCache, type Projected } from './protocol.js';
 import { sumSquaredError, totalSumOfSquares, type RidgeStats } from './ridge.js';
 
 export type GateObjective = 'loss' | 'recon' | 'fixed';
 export const GATE_OBJECTIVES: readonly GateObjective[] = ['loss', 'recon', 'fixed'];
 
+/** The protocol the gates are chosen for (fusion.ts): the receiver's cache differs between the two. */
+export type GateProtocol = 'question-only' | 'receiver-side';
+
 export interface GateReport {
   objective: GateObjective;
+  protocol?: GateProtocol;
   gates: number[];
   /** The closed-form reconstruction gates (always computed). */
   recon: number[];
@@ -35,6 +43,8 @@ export interface GateReport {
 
 export interface GateOptions {
   objective: GateObjective;
+  /** 'loss' only: the receiver's cache is prefix + slots (question-only) or its own fused cache (receiver-side). */
+  protocol?: GateProtocol;
   fixed?: number;
   grid?: number[];
   items?: number;
@@ -77,6 +87,10 @@ export function reconGates(fuser: LinearFuser, stats: Stats): number[] {
 
 interface ValCase {
   projected: Projected;
+  /** Receiver-side protocol: the sent cache, the receiver's own cache of the context, and the alignment. */
+  sent: KvCache;
+  own?: KvCache;
+  align?: Int32Array;
   positions: Int32Array;
   nextPosition: number;
   context: number[];
@@ -98,7 +112,7 @@ function nllOf(logits: Float32Array, tokens: number[], from: number, V: number):
   return s;
 }
 
-async function buildCases(sharer: Session, receiver: Session, fuser: LinearFuser, items: CalibItem[]): Promise<ValCase[]> {
+async function buildCases(sharer: Session, receiver: Session, fuser: LinearFuser, items: CalibItem[], protocol: GateProtocol): Promise<ValCase[]> {
   const sTok = sharer.spec.tokenizer;
   const rTok = receiver.spec.tokenizer;
   const cases: ValCase[] = [];
@@ -113,7 +127,13 @@ async function buildCases(sharer: Session, receiver: Session, fuser: LinearFuser
     while (k < head.length && k < continuation.length && head[k] === continuation[k]) k++;
     const scoredFrom = Math.max(1, k);
     if (scoredFrom >= continuation.length) continue;
-    cases.push({ projected: projectReceived(fuser, sent), positions: layout.positions, nextPosition: layout.nextPosition, context: rTok.encode(it.context, { addBos: true }), continuation, scoredFrom });
+    const context = rTok.encode(it.context, { addBos: true });
+    const c: ValCase = { projected: projectReceived(fuser, sent), sent, positions: layout.positions, nextPosition: layout.nextPosition, context, continuation, scoredFrom };
+    if (protocol === 'receiver-side') {
+      c.own = (await receiver.prefill(context)).cache;
+      c.align = alignSpans(tokenSpans(rTok, context, it.context), tokenSpans(sTok, sIds, it.context), fuser.alignment);
+    }
+    cases.push(c);
   }
   return cases;
 }
@@ -131,7 +151,8 @@ export async function chooseGates(sharer: Session, receiver: Session, fuser: Lin
   ensure(options.objective === 'loss', 'BAD_ARGUMENT', `gate objective must be one of ${GATE_OBJECTIVES.join(', ')}, got ${JSON.stringify(options.objective)}`);
   const grid = options.grid ?? [0, 0.25, 0.5, 0.75, 1];
   ensure(grid.length > 0 && grid.every((g) => g >= 0 && g <= 1), 'BAD_ARGUMENT', `gate grid values must be in [0, 1], got ${JSON.stringify(grid)}`);
-  const cases = await buildCases(sharer, receiver, fuser, val.slice(0, options.items ?? 32));
+  const protocol = options.protocol ?? 'question-only';
+  const cases = await buildCases(sharer, receiver, fuser, val.slice(0, options.items ?? 32), protocol);
   ensure(cases.length > 0, 'BAD_ARGUMENT', 'no validation item has a scored continuation');
   const prefix = await receiverPrefix(receiver);
   const V = receiver.config.vocabSize;
@@ -149,6 +170,10 @@ export async function chooseGates(sharer: Session, receiver: Session, fuser: Lin
     return s / tokens;
   };
   const fused = (gates: number[]) => mean(async (c) => {
+    if (protocol === 'receiver-side') {
+      const cache = fuseIntoReceiver(fuser, c.own!, c.align!, c.sent, gates);
+      return { cache, next: cache.nextPosition };
+    }
     const slots = fuseSlots(fuser, c.projected, c.positions, gates);
     return { cache: prefix.length ? prefix.concat(slots) : slots, next: c.nextPosition };
   });
@@ -172,5 +197,5 @@ export async function chooseGates(sharer: Session, receiver: Session, fuser: Lin
     options.onProgress?.(`gate pass ${pass + 1}: nll ${best.toFixed(4)} (alone ${alone.toFixed(4)}, oracle ${oracle.toFixed(4)}, g=1 ${projected.toFixed(4)}), gates ${gates.join(' ')}`);
     if (!changed) break;
   }
-  return { objective: 'loss', gates, recon, nll: { alone, oracle, projected, chosen: best, items: cases.length, tokens, evaluations } };
+  return { objective: 'loss', protocol, gates, recon, nll: { alone, oracle, projected, chosen: best, items: cases.length, tokens, evaluations } };
 }

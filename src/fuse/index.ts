@@ -26,7 +26,7 @@ export { fuserFor, checkFuser, type ModelIdentity } from './registry.js';
 // Fitting on calibration text, and the gates.
 export { taskCalibration, textCalibration, DEFAULT_CALIB_TASKS, type CalibItem } from './calib.js';
 export { fitLinearFuser, modelInfo, DEFAULT_ALPHAS, type FitOptions, type FitReport } from './fit.js';
-export { chooseGates, reconGates, GATE_OBJECTIVES, type GateObjective, type GateReport } from './gate.js';
+export { chooseGates, reconGates, GATE_OBJECTIVES, type GateObjective, type GateProtocol, type GateReport } from './gate.js';
 
 // The protocol: what is sent, and the receiver's cache (question-only and receiver-side fusion).
 export {

@@ -75,7 +75,7 @@ export async function fuseEvalCommand(argv: string[]): Promise<number> {
         checkFuser(fuser, fingerprint(sharerSpec), fingerprint(receiverSpec));
       } else {
         const calib = taskCalibration(DEFAULT_CALIB_TASKS, Number(values.calib));
-        fuser = (await fitLinearFuser(sharer, receiver, calib, { onProgress: (m) => process.stderr.write(`fuse-fit: ${m}\n`) })).fuser;
+        fuser = (await fitLinearFuser(sharer, receiver, calib, { protocol: values.protocol as Protocol, onProgress: (m) => process.stderr.write(`fuse-fit: ${m}\n`) })).fuser;
       }
     }
     const { items } = await loadItems(sharerSpec, { name: values.task, n, seed: Number(values.seed), options: values.length ? { length: Number(values.length) } : {} });

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { Session } from '../../engine/index.js';
 import {
   ALIGN_POLICIES, DEFAULT_CALIB_TASKS, fitLinearFuser, fuserParameters, GATE_OBJECTIVES, LAYER_PAIRINGS, saveFuser, taskCalibration, textCalibration,
-  type AlignPolicy, type FuserInputs, type FuserMode, type GateObjective, type LayerPairing,
+  type AlignPolicy, type FuserInputs, type FuserMode, type GateObjective, type GateProtocol, type LayerPairing,
 } from '../../fuse/index.js';
 import { loadModel } from '../../model/index.js';
 import { usageError } from '../errors.js';
@@ -23,6 +23,9 @@ writes it as safetensors (docs/fuse.md).
   --inputs I          joint (K, V <- [K; V]) | separate (K<-K, V<-V) (default joint)
   --gate G            gate objective: ${GATE_OBJECTIVES.join(' | ')} (default loss)
   --gate-value G      the gate for --gate fixed
+  --protocol P        the protocol the loss gates are chosen for: question-only (default;
+                      the receiver never sees the context) | receiver-side (it fuses into
+                      its own cache of the context)
   --validation F      held-out fraction for alpha and gate selection (default 0.25)
   --threads N         onnxruntime threads (default 2)
   --json              print the fit report as JSON`;
@@ -38,7 +41,7 @@ export async function fuseFitCommand(argv: string[]): Promise<number> {
     sharer: { type: 'string' }, receiver: { type: 'string' }, out: { type: 'string' },
     calib: { type: 'string', default: '160' }, 'calib-tasks': { type: 'string' }, 'calib-text': { type: 'string' },
     pairing: { type: 'string' }, alignment: { type: 'string' }, mode: { type: 'string' }, inputs: { type: 'string' },
-    gate: { type: 'string' }, 'gate-value': { type: 'string' }, validation: { type: 'string', default: '0.25' },
+    gate: { type: 'string' }, 'gate-value': { type: 'string' }, protocol: { type: 'string' }, validation: { type: 'string', default: '0.25' },
     threads: { type: 'string', default: '2' }, json: { type: 'boolean', default: false },
   } });
   if (!values.sharer || !values.receiver || !values.out) throw usageError('fuse-fit needs --sharer, --receiver and --out', fuseFitHelp);
@@ -58,6 +61,7 @@ export async function fuseFitCommand(argv: string[]): Promise<number> {
       inputs: oneOf<FuserInputs>(values.inputs, ['separate', 'joint'], '--inputs', 'joint'),
       gate: oneOf<GateObjective>(values.gate, GATE_OBJECTIVES, '--gate', 'loss'),
       fixedGate: values['gate-value'] === undefined ? undefined : Number(values['gate-value']),
+      protocol: oneOf<GateProtocol>(values.protocol, ['question-only', 'receiver-side'], '--protocol', 'question-only'),
       validation: Number(values.validation), onProgress: progress,
     });
     saveFuser(fuser, values.out);

@@ -79,7 +79,8 @@ async function fuserFor(sharer: Session, receiver: Session, params: Record<strin
     return f;
   }
   const n = (params.calib as number | undefined) ?? 128;
-  const fit = (params.fit ?? {}) as FitOptions;
+  // Gates are chosen for the protocol the cell runs.
+  const fit = { ...(params.fit ?? {}) as FitOptions, protocol: (params.protocol ?? 'question-only') as Protocol };
   const key = JSON.stringify([sharer.spec.source, receiver.spec.source, n, fit]);
   if (!fitted.has(key)) {
     fitted.set(key, fitLinearFuser(sharer, receiver, taskCalibration(DEFAULT_CALIB_TASKS, n), { ...fit, onProgress: undefined }).then((r) => r.fuser));

@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fittedPair, fixture } from './testing.js';
+
+test('loss gates are chosen on the grid for either protocol, and the report says which', async () => {
+  for (const protocol of ['question-only', 'receiver-side'] as const) {
+    const p = await fittedPair(fixture('llama'), fixture('qwen2'), 8, { gate: 'loss', protocol, gateGrid: [0, 1], gateItems: 2 });
+    const g = p.report.gates;
+    assert.equal(g.objective, 'loss');
+    assert.equal(g.protocol, protocol);
+    assert.equal(p.fuser.fit.protocol, protocol);
+    assert.ok(g.gates.every((x) => x === 0 || x === 1));
+    assert.deepEqual(p.fuser.layers.map((L) => L.gate), g.gates);
+    const nll = g.nll!;
+    for (const v of [nll.alone, nll.oracle, nll.projected, nll.chosen]) assert.ok(Number.isFinite(v) && v > 0);
+    // Receiver-side with every gate closed is the receiver reading the context: the search can always get there.
+    if (protocol === 'receiver-side' && g.gates.every((x) => x === 0)) assert.ok(Math.abs(nll.chosen - nll.oracle) < 1e-6);
+    assert.ok(g.recon.every((x) => x >= 0 && x <= 1));
+    await p.sharer.dispose();
+    await p.receiver.dispose();
+  }
+});
