@@ -10,7 +10,7 @@
  *   --compressions fp16,int8,int4,int4-q2c25   --question 16 (tokens)   --reps 3 (loopback) --link-reps 1   --threads 2
  *   --no-peer   --no-timing   --accuracy-model PATH (default: the default zoo model) | --no-accuracy
  *   --tasks needle,instr,arith (needle at --needle-length 1024)   -n 100   --hops 1,2,5,10   --chain int8,int4   --work DIR
- *   --name handoff (bench/results/NAME.json; name partial runs apart)
+ *   --name handoff (bench/results/NAME.json; name partial runs apart)   --reuse (phases 1-2 from --work, if there)
  *
  * Phases: (1) this process prefills each context on the random model (the sharer's reading) and
  * stores the cache as a lossless fp32 card plus the question's attention (for Q2C); (2) the peer
@@ -21,7 +21,7 @@
  * links it is the loopback compute plus the measured transfer of the text; the peer's TTFT is
  * save + its file's measured transfer + load + first token.
  */
-import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -46,7 +46,7 @@ const { values: opt } = parseArgs({ options: {
   'no-timing': { type: 'boolean' }, 'accuracy-model': { type: 'string' }, 'no-accuracy': { type: 'boolean' },
   tasks: { type: 'string', default: 'needle,instr,arith' }, n: { type: 'string', short: 'n', default: '100' }, 'needle-length': { type: 'string', default: '1024' },
   hops: { type: 'string', default: '1,2,5,10' }, chain: { type: 'string', default: 'int8,int4' }, work: { type: 'string', default: '/tmp/kvwire-bench' },
-  name: { type: 'string', default: 'handoff' },
+  name: { type: 'string', default: 'handoff' }, reuse: { type: 'boolean' },
 } });
 const contexts = opt.contexts!.split(',').map(Number);
 const compressions = opt.compressions!.split(',');
@@ -59,11 +59,20 @@ const MODEL = 'random:qwen2.5-0.5b';
 const contextTokens = (T: number) => Array.from({ length: T }, (_, i) => 300 + ((i * 7919) % 150000));
 const questionTokens = Array.from({ length: Q }, (_, i) => 200 + i * 13);
 const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+const errors: string[] = [];
 
 interface Prepared { T: number; prefillMs: number; q2cMs: number; cardFile: string; massFile: string; textFile: string }
 
 /** Phase 1: the sharer's reading of each context, stored for the store-only sharer agent. */
 async function prepare(): Promise<{ model: CardModel; prepared: Prepared[] }> {
+  const saved = join(work, 'prepared.json');
+  if (opt.reuse && existsSync(saved)) {
+    const s = JSON.parse(readFileSync(saved, 'utf8')) as { model: CardModel; prepared: Prepared[] };
+    if (contexts.every((T) => s.prepared.some((p) => p.T === T))) {
+      log(`reusing phase 1 from ${saved}`);
+      return { model: s.model, prepared: s.prepared.filter((p) => contexts.includes(p.T)) };
+    }
+  }
   const spec = randomSpec(QWEN25_05B);
   const model = fingerprint(spec);
   const session = await Session.create(spec, { threads });
@@ -88,12 +97,21 @@ async function prepare(): Promise<{ model: CardModel; prepared: Prepared[] }> {
     log(`prepared ${T} tokens: sharer prefill ${prefillMs.toFixed(0)} ms, question attention ${q2cMs.toFixed(0)} ms`);
   }
   await session.dispose();
+  writeFileSync(saved, JSON.stringify({ model, prepared }));
   return { model, prepared };
 }
 
 /** Phase 2: node-llama-cpp's state handoff on a same-shape random GGUF. */
 async function peer(): Promise<Map<number, PeerHandoff & { stateFile: string }>> {
   const out = new Map<number, PeerHandoff & { stateFile: string }>();
+  const saved = join(work, 'peer.json');
+  if (opt.reuse && existsSync(saved)) {
+    const s = new Map(JSON.parse(readFileSync(saved, 'utf8')) as Array<[number, PeerHandoff & { stateFile: string }]>);
+    if (contexts.every((T) => s.has(T))) {
+      log(`reusing phase 2 from ${saved}`);
+      return s;
+    }
+  }
   const gguf = writeRandomQwen2Gguf(join(work, 'qwen25-05b-random-f16.gguf'), QWEN25_05B);
   const p = await createLlamaPeer(gguf, { threads, contextSize: Math.max(...contexts) + Q + 16 });
   try {
@@ -107,6 +125,7 @@ async function peer(): Promise<Map<number, PeerHandoff & { stateFile: string }>>
   } finally {
     await p.close();
   }
+  writeFileSync(saved, JSON.stringify([...out]));
   return out;
 }
 
@@ -171,10 +190,21 @@ async function timing(): Promise<{ rows: Measured[]; prep: Prepared[]; peers: Re
   const links = opt.links!.split(',');
   const rows: Measured[] = [];
   const reprefill = new Map<number, number>();
+  // One link failing (a transfer that gives up) must not lose the others: record and go on,
+  // and checkpoint what was measured after every link.
+  const run = async (link: string, go: () => Promise<Measured[]>) => {
+    try {
+      rows.push(...await go());
+    } catch (e) {
+      log(`${link}: failed: ${(e as Error).message}`);
+      errors.push(`${link}: ${(e as Error).message}`);
+    }
+    writeResults(`${opt.name}-partial`, { rows, errors });
+  };
   if (links.includes('loopback')) {
     const { sharer, receiver } = await startPair(model, prepared, peers, {});
     try {
-      rows.push(...await measure('loopback', sharer, receiver, sharer.url, prepared, peers, reprefill));
+      await run('loopback', () => measure('loopback', sharer, receiver, sharer.url, prepared, peers, reprefill));
     } finally {
       await Promise.all([sharer.close(), receiver.close()]);
     }
@@ -191,7 +221,7 @@ async function timing(): Promise<{ rows: Measured[]; prep: Prepared[]; peers: Re
         log(`namespaces up: receiver ${link.receiverIp} -> sharer ${url}; delay ${link.netem ? 'netem' : 'user-space relay (no sch_netem in this kernel)'}`);
         for (const rate of emulated) {
           link.reshape(rate);
-          rows.push(...await measure(rate, sharer, receiver, url, prepared, peers, reprefill));
+          await run(rate, () => measure(rate, sharer, receiver, url, prepared, peers, reprefill));
         }
       } finally {
         await Promise.all([sharer.close(), receiver.close()]);
@@ -283,6 +313,6 @@ const path = writeResults(opt.name!, {
   reps: { loopback: Number(opt.reps), links: Number(opt['link-reps']) }, threads,
   // 1/5/15-minute load averages at the start and the end: this machine's 2 cores are shared.
   loadAverage: [...load, os.loadavg()],
-  prepared: timed?.prep, peer: timed?.peers, table, rows: timed?.rows, accuracy: acc, targets: goals, wallSeconds: (performance.now() - t0) / 1000,
+  prepared: timed?.prep, peer: timed?.peers, table, rows: timed?.rows, errors, accuracy: acc, targets: goals, wallSeconds: (performance.now() - t0) / 1000,
 });
 console.log(`wrote ${path} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);

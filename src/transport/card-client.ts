@@ -55,15 +55,21 @@ export async function fetchCard(url: string, options: FetchCardOptions = {}): Pr
   let attempts = 0;
   let etag: string | undefined;
   let firstHeaders: IncomingHttpHeaders | undefined;
-  let resumeUrl = url;
+  // Where a broken transfer resumes: the URL itself for a GET; for a POST (a card made on
+  // request) the card's Content-Location — until one is known, a retry repeats the POST.
+  let resumeUrl: string | null = options.request?.method === 'POST' ? null : url;
   let bytes: Uint8Array | undefined;
   let trailers: Record<string, string | undefined> = {};
   const retries = options.retries ?? 3;
 
   for (;;) {
     attempts++;
-    const start = decoder.committed;
-    const first = attempts === 1;
+    if (resumeUrl === null && decoder.committed > 0) {
+      decoder = new CardDecoder(options); // a new card will be made: start over
+      bytes = undefined;
+    }
+    const start = resumeUrl === null ? 0 : decoder.committed;
+    const first = resumeUrl === null || attempts === 1;
     try {
       await new Promise<void>((resolve, reject) => {
         const headers: Record<string, string> = { accept: 'application/vnd.kvwire.card' };
@@ -76,7 +82,9 @@ export async function fetchCard(url: string, options: FetchCardOptions = {}): Pr
           headers['content-type'] = 'application/json';
           headers['content-length'] = String(Buffer.byteLength(post));
         }
-        const req = http.request(first ? url : resumeUrl, { method: post !== undefined ? 'POST' : 'GET', headers });
+        // A fresh connection per card: a pooled keep-alive socket can be closed by the server just
+        // as it is reused (likeliest behind slow links), and a card is worth one TCP handshake.
+        const req = http.request(first ? url : resumeUrl ?? url, { method: post !== undefined ? 'POST' : 'GET', headers, agent: false });
         let idle: NodeJS.Timeout | undefined;
         const arm = () => {
           clearTimeout(idle);
