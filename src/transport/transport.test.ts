@@ -17,6 +17,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 describe('card transport over loopback HTTP', () => {
   let service: Service;
   let stalls = 0;
+  let makes = 0;
   before(async () => {
     const store = new CardStore();
     store.put(card);
@@ -25,6 +26,10 @@ describe('card transport over loopback HTTP', () => {
       if (url.pathname === `/cards/${card.digest}`) {
         // ?cut=N breaks the first connection after N bytes (requests without Range)
         return serveCard(req, res, store.get(card.digest)!, { cutAfterBytes: cut && !req.headers.range ? Number(cut) : undefined, pieceBytes: 4096 });
+      }
+      if (url.pathname === '/make' && req.method === 'POST') { // a card made on request; the first request is cut before any reply
+        if (makes++ === 0) return void req.socket.destroy();
+        return serveCard(req, res, card, { headers: { 'content-location': `/cards/${card.digest}` } });
       }
       if (url.pathname === '/corrupt') return serveCard(req, res, { bytes: corrupt, digest: card.digest });
       if (url.pathname === '/shaped') return serveCard(req, res, card, { shaper: new LinkShaper({ rateBitsPerSec: 2e8, latencyMs: 3 }) });
@@ -57,6 +62,12 @@ describe('card transport over loopback HTTP', () => {
       assert.equal(got.card.digest, card.digest);
       assert.deepEqual(layers, [0, 1, 2, 3]);
     }
+  });
+
+  it('repeats a POST that broke before any reply (there is nothing to resume yet)', async () => {
+    const got = await fetchCard(`${service.url}/make`, { request: { method: 'POST', json: { compression: 'int8' } } });
+    assert.equal(got.attempts, 2);
+    assert.equal(got.card.digest, card.digest);
   });
 
   it('refuses a card over the size limit before reading it, and a corrupt card without retrying', async () => {
