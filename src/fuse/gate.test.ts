@@ -13,8 +13,9 @@ test('loss gates are chosen on the grid for either protocol, and the report says
     assert.deepEqual(p.fuser.layers.map((L) => L.gate), g.gates);
     const nll = g.nll!;
     for (const v of [nll.alone, nll.oracle, nll.projected, nll.chosen]) assert.ok(Number.isFinite(v) && v > 0);
-    // Receiver-side with every gate closed is the receiver reading the context: the search can always get there.
-    if (protocol === 'receiver-side' && g.gates.every((x) => x === 0)) assert.ok(Math.abs(nll.chosen - nll.oracle) < 1e-6);
+    // Receiver-side, the search also starts from every gate closed (the receiver reading the
+    // context), so it never ends worse than that.
+    if (protocol === 'receiver-side') assert.ok(nll.chosen <= nll.oracle + 1e-9, `${nll.chosen} <= ${nll.oracle}`);
     assert.ok(g.recon.every((x) => x >= 0 && x <= 1));
     await p.sharer.dispose();
     await p.receiver.dispose();

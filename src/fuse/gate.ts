@@ -180,9 +180,17 @@ export async function chooseGates(sharer: Session, receiver: Session, fuser: Lin
   const alone = await mean(async () => ({ cache: prefix, next: prefix.length }));
   const oracle = await mean(async (c) => { const { cache } = await receiver.prefill(c.context); return { cache, next: cache.nextPosition }; });
   const projected = await fused(new Array(L).fill(1));
-  // Start from the grid point nearest each recon gate, then coordinate descent.
-  const gates = recon.map((r) => grid.reduce((a, b) => (Math.abs(b - r) < Math.abs(a - r) ? b : a)));
-  let best = await fused(gates);
+  // Start from the grid points nearest the recon gates; receiver-side, from the better of those
+  // and every gate closed (the receiver with its own context: a safe state that coordinate
+  // descent from an open start may not reach). Then coordinate descent.
+  const starts = [recon.map((r) => grid.reduce((a, b) => (Math.abs(b - r) < Math.abs(a - r) ? b : a)))];
+  if (protocol === 'receiver-side') starts.push(new Array(L).fill(Math.min(...grid)));
+  let gates = starts[0];
+  let best = Infinity;
+  for (const s of starts) {
+    const v = await fused(s);
+    if (v < best - 1e-9) { best = v; gates = s.slice(); }
+  }
   for (let pass = 0; pass < 3; pass++) {
     let changed = false;
     for (let l = 0; l < L; l++) {
