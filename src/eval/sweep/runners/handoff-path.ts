@@ -15,6 +15,8 @@ import type { ByteAccount, ItemOutcome, RunnerContext } from '../runner.js';
 export interface Handed {
   /** The cache the receiver injects (any increasing subset of the context's positions). */
   cache: KvCache;
+  /** Per layer (kvHeads, T) flags of rows not sent in that head (per-head selections); null or absent: all sent. */
+  absent?: Uint8Array[] | null;
   bytes: ByteAccount;
   /** The transform's stage timings (quantize, select, encode, ...). */
   ms: Record<string, number>;
@@ -39,7 +41,7 @@ export async function runHandoff(ctx: RunnerContext, item: EvalItem, transform: 
   const handed = await transform(prefilled, item, ctx);
   t0 = performance.now();
   // Continue at the original positions even when the last context tokens were dropped.
-  const seq = session.inject(handed.cache, { nextPosition: item.split === 0 ? 0 : prefilled.cache.nextPosition });
+  const seq = session.inject(handed.cache, { nextPosition: item.split === 0 ? 0 : prefilled.cache.nextPosition, absent: handed.absent ?? null });
   const injectMs = since(t0);
   const base = { bytes: handed.bytes, contextTokens: context.length, keptTokens: handed.cache.length };
   if (item.kind === 'nll') {

@@ -7,11 +7,17 @@ import { registerRunner } from '../runner.js';
 import { fullRunner } from './full.js';
 import { quantRunner } from './quant.js';
 import { c2cRunner } from './c2c.js';
+import { selectRunner } from './select.js';
+import { planRunner } from './plan.js';
+import { handoffRunner } from './handoff.js';
 
 registerRunner(fullRunner, { replace: true });
 registerRunner(quantRunner, { replace: true });
 registerRunner(c2cRunner, { replace: true });
+registerRunner(selectRunner, { replace: true });
+registerRunner(planRunner, { replace: true });
+registerRunner(handoffRunner, { replace: true });
 
-export { fullRunner, quantRunner };
+export { fullRunner, quantRunner, selectRunner, planRunner, handoffRunner };
 export { PRESETS, quantOptions } from './quant.js';
 export { runHandoff, since, type Handed, type Transform } from './handoff-path.js';
