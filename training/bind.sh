@@ -9,6 +9,8 @@
 #   bash training/bind.sh [TOTAL_SECONDS] [EVAL_LIMIT] [MODELS]
 #   carry: [".devdata/bind/tok/<tokenizer>", ".devdata/bind/init", ".devdata/bind/test.jsonl.xz"]
 #   defaults: 555 s in all, 200 test examples a group, "kvw-llama-17m"
+# CONFDIR=configs/fresh DATA=.devdata/fresh runs the same with fresh task data (training/fresh.py):
+# $DATA/tasks.jsonl.xz tokenized here and merged with $DATA/base/<tokenizer>; carry [".devdata/fresh"].
 # The starting weights are .devdata/bind/init/NAME.tar.xz (bind_cache.py --init NAME packs
 # models/NAME) if present, else models/NAME. The working tree that travels is capped at 64 MiB and the
 # tracked zoo alone is ~107 MB, so models/ cannot travel: see training/README.md for the call.
@@ -20,20 +22,28 @@ TOTAL=${1:-555}
 LIMIT=${2:-200}
 MODELS=${3:-"kvw-llama-17m"}
 RESERVE=${RESERVE:-135}   # seconds kept for startup, save, export, pack and evaluation
+CONFDIR=${CONFDIR:-configs/bind}
+DATA=${DATA:-.devdata/bind}
+TAG=$(basename "$CONFDIR")
 W=/tmp/kvw
 OUT=${OUT:-$W/out}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$OUT" "$W/data" "$W/tok" "$W/run" "$W/models" "$W/logs"
 el() { echo $(( $(date +%s) - T0 )); }
-tk_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['tokenizer'])" "$ROOT/training/configs/bind/$1.json"; }
+tk_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['tokenizer'])" "$ROOT/training/$CONFDIR/$1.json"; }
 
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # (1) token caches: the pre-cut ones (training/bind_cache.py, carried in .devdata/bind/tok/<tk>),
 #     else the bundle tokenized here once per tokenizer (in parallel; ~1 min)
 TKS=$(for m in $MODELS; do tk_of "$m"; done | sort -u)
 for tk in $TKS; do
-  if [ -s "$ROOT/.devdata/bind/tok/$tk/tasks_train.npz" ]; then
-    ln -sfn "$ROOT/.devdata/bind/tok/$tk" "$W/tok/$tk"; continue
+  if [ -s "$ROOT/$DATA/tasks.jsonl.xz" ]; then
+    (cd "$ROOT/training" && python3 fresh.py cache --tasks "$ROOT/$DATA/tasks.jsonl.xz" --base "$ROOT/$DATA/base/$tk" \
+       --out "$W/tok/$tk") > "$W/logs/tokenize-$tk.log" 2>&1 &
+    continue
+  fi
+  if [ -s "$ROOT/$DATA/tok/$tk/tasks_train.npz" ]; then
+    ln -sfn "$ROOT/$DATA/tok/$tk" "$W/tok/$tk"; continue
   fi
   [ -s "$W/data/bundle.tar.xz" ] || cp "$ROOT/.devdata/bundle.tar.xz" "$W/data/"
   mkdir -p "$W/tok/$tk"; cp "$ROOT/training/tokenizers/$tk.json" "$W/tok/$tk/tokenizer.json"
@@ -41,7 +51,7 @@ for tk in $TKS; do
      --tokenizer "$W/tok/$tk/tokenizer.json" --out "$W/tok/$tk") > "$W/logs/tokenize-$tk.log" 2>&1 &
 done
 wait
-TESTS="$ROOT/.devdata/bind/test.jsonl.xz"   # the bundle's tasks/test.jsonl (what the zoo's evaluations read)
+TESTS="$ROOT/$DATA/test.jsonl.xz"   # the bundle's tasks/test.jsonl (what the zoo's evaluations read)
 [ -s "$TESTS" ] || TESTS=""
 DEADLINE=$(( TOTAL - $(el) - RESERVE ))
 echo "data ready at $(el)s; training deadline ${DEADLINE}s"
@@ -49,10 +59,10 @@ echo "data ready at $(el)s; training deadline ${DEADLINE}s"
 for m in $MODELS; do
   tk=$(tk_of "$m")
   INIT="$ROOT/models/$m"
-  if [ -s "$ROOT/.devdata/bind/init/$m.tar.xz" ]; then
-    mkdir -p "$W/init"; tar -xJf "$ROOT/.devdata/bind/init/$m.tar.xz" -C "$W/init"; INIT="$W/init/$m"
+  if [ -s "$ROOT/$DATA/init/$m.tar.xz" ]; then
+    mkdir -p "$W/init"; tar -xJf "$ROOT/$DATA/init/$m.tar.xz" -C "$W/init"; INIT="$W/init/$m"
   fi
-  (cd "$ROOT/training" && python3 train.py --config "configs/bind/$m.json" --cache "$W/tok/$tk" --out "$W/run/$m" \
+  (cd "$ROOT/training" && python3 train.py --config "$CONFDIR/$m.json" --cache "$W/tok/$tk" --out "$W/run/$m" \
      --init "$INIT" --deadline "$DEADLINE") > "$W/logs/$m.log" 2>&1 &
 done
 wait
@@ -62,13 +72,13 @@ for m in $MODELS; do
   tk=$(tk_of "$m")
   python3 -c "import json,sys; s=json.load(open(sys.argv[1])); s['config_note']='configs/'+sys.argv[2]+'.json (zoo recipe, from scratch)'; json.dump(s,open(sys.argv[3],'w'),indent=1)" \
     "$ROOT/training/runs/$m/train.json" "$m" "$W/run/$m/prior.train.json"
-  (cd "$ROOT/training" && python3 export.py --run "$W/run/$m" --config "configs/bind/$m.json" \
+  (cd "$ROOT/training" && python3 export.py --run "$W/run/$m" --config "$CONFDIR/$m.json" \
      --tokenizer "tokenizers/$tk.json" --out "$W/models/$m" --prior "$W/run/$m/prior.train.json") >> "$W/logs/$m.log" 2>&1 &
 done
 wait
 echo "exported at $(el)s"
 DONE=$(for m in $MODELS; do [ -f "$W/models/$m/reference.safetensors" ] && echo "$m"; done)
-tar -C "$W/models" -cf - $DONE | xz -T0 -1 | split -b 15M -d - "$OUT/bind.tar.xz.part"
+tar -C "$W/models" -cf - $DONE | xz -T0 -1 | split -b 15M -d - "$OUT/$TAG.tar.xz.part"
 echo "packed $DONE at $(el)s"; ls -la "$OUT"
 # (4) evaluate what is left of the call
 LEFT=$(( TOTAL - $(el) - 8 )); [ "$LEFT" -lt 30 ] && LEFT=30

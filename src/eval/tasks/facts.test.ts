@@ -48,3 +48,18 @@ test('facts: train and test subjects come from disjoint name pools', () => {
     }
   }
 });
+
+test('facts: open examples have no options and answer with the value stated about the subject', () => {
+  const mc = facts.generate({ split: 'train', n: 50, seed: 4 });
+  const open = facts.generate({ split: 'train', n: 50, seed: 4, open: true });
+  for (let i = 0; i < open.length; i++) {
+    const e = open[i];
+    const m = e.meta as { answerText: string; goldLine: number };
+    assert.equal(e.choices, undefined);
+    assert.equal(e.answer, m.answerText);
+    assert.equal(e.context, mc[i].context, 'the same draw as the multiple-choice example');
+    assert.ok(e.context.split('\n')[m.goldLine].endsWith(` ${e.answer}.`));
+    assert.ok(facts.score(e, ` ${e.answer}.`));
+    assert.ok(!facts.score(e, ' ' + mc[i].choices!.find((c) => c !== e.answer)));
+  }
+});

@@ -6,12 +6,17 @@
  */
 import { drawValues, factSet, NameDrawer, ATTRIBUTES } from './world.js';
 import { rngFor } from './rng.js';
-import { scoreChoice } from './score.js';
+import { scoreChoice, scoreShort } from './score.js';
 import { LETTERS, checkInt, exampleId, generateEach, type GenerateOptions, type Task } from './types.js';
 
 export interface FactsOptions {
   /** Facts in the context; default: drawn per example from [8, 16]. */
   numFacts?: number;
+  /**
+   * Open answer instead of multiple choice: no options, the answer is the value itself. A
+   * training variant (the binding without the letter lookup on top); evaluations use the default.
+   */
+  open?: boolean;
 }
 
 export const facts: Task<FactsOptions> = {
@@ -35,8 +40,8 @@ export const facts: Task<FactsOptions> = {
         task: 'facts',
         context: lines.map((f) => f.text).join('\n'),
         question: attr.question(gold.subject),
-        answer: letter,
-        choices: options,
+        answer: o.open ? gold.value : letter,
+        ...(o.open ? {} : { choices: options }),
         meta: {
           numFacts: n,
           attribute: attr.name,
@@ -48,5 +53,6 @@ export const facts: Task<FactsOptions> = {
       };
     });
   },
-  score: scoreChoice,
+  // Open examples carry no choices: scored as a short answer.
+  score: (example, output) => (example.choices ? scoreChoice(example, output) : scoreShort(example, output)),
 };

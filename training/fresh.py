@@ -1,0 +1,141 @@
+"""Fresh task data for the binding continuation: many distinct train examples, so none repeats in a run.
+
+The zoo's facts and twohop stayed at chance because ~12 passes over 30-40K examples taught the
+models those examples, not the lookup (training/README.md). Here every example is new to the model:
+the task suite exports hundreds of thousands of train examples with fresh seeds, kept as text (it
+xz-compresses ~15x, and one text file serves every tokenizer), and the GPU machine tokenizes them.
+
+    # CPU machine (needs node and `npx tsc -p .`): export, strip to what training reads, compress
+    python3 training/fresh.py export --out .devdata/fresh/tasks.jsonl.xz
+    # CPU machine: corpus + needle/instr examples of an existing token cache, without its facts/twohop
+    python3 training/fresh.py base --src .devdata/bind/tok/bpe4096 --out .devdata/fresh/base/bpe4096
+    # GPU machine: tokenize the fresh examples and merge them with the base -> a train.py --cache folder
+    python3 training/fresh.py cache --tasks .devdata/fresh/tasks.jsonl.xz --base .devdata/fresh/base/bpe4096 --out /tmp/tok
+
+Each line of tasks.jsonl.xz is {"group", "prompt", "target"}; `group` is what a config's `mix` names:
+the task name, or a training variant of it (facts4: 4 facts a context, the curriculum's first step;
+factsopen: no options, the answer is the value itself; twohop4: 4 facts).
+"""
+import argparse
+import json
+import lzma
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+# (group, `kvwire tasks export` arguments, examples, seed). Seeds differ from the zoo's export
+# (train seed 1) and from each other; test examples (split test, disjoint name pools) are untouched.
+SPECS = [
+    ("facts", ["--task", "facts"], 120_000, 101),
+    ("facts4", ["--task", "facts", "--facts", "4"], 30_000, 102),
+    ("factsopen", ["--task", "facts", "--open"], 40_000, 103),
+    ("twohop", ["--task", "twohop"], 120_000, 104),
+    ("twohop4", ["--task", "twohop", "--facts", "4"], 30_000, 105),
+    ("arith", ["--task", "arith"], 40_000, 106),
+    ("instr", ["--task", "instr"], 10_000, 107),
+]
+
+
+def export(out: str, scale: float) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
+    counts = {}
+    with tempfile.TemporaryDirectory() as d, lzma.open(tmp, "wt", encoding="utf-8", preset=9 | lzma.PRESET_EXTREME) as f:
+        for group, args, n, seed in SPECS:
+            n = max(1, int(n * scale))
+            path = os.path.join(d, f"{group}.jsonl")
+            subprocess.run(["node", os.path.join(ROOT, "dist", "cli", "main.js"), "tasks", "export", *args, "--split", "train",
+                            "-n", str(n), "--seed", str(seed), "--out", path], check=True)
+            with open(path, encoding="utf-8") as src:
+                for line in src:
+                    e = json.loads(line)
+                    f.write(json.dumps({"group": group, "prompt": e["prompt"], "target": e["target"]}, ensure_ascii=False) + "\n")
+            counts[group] = n
+    os.replace(tmp, out)
+    print(out, counts, f"{os.path.getsize(out) / 2**20:.1f} MiB", flush=True)
+
+
+def _ragged(seqs):
+    offs = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in seqs], out=offs[1:])
+    flat = np.concatenate([np.asarray(s, dtype=np.uint16) for s in seqs]) if seqs else np.zeros(0, np.uint16)
+    return flat, offs
+
+
+def _examples(z):
+    """(group name, prompt ids, target ids) of a tasks_train.npz."""
+    groups = [str(g) for g in z["groups"]]
+    po, to = z["prompt_off"], z["target_off"]
+    for i, gi in enumerate(z["group"]):
+        yield groups[gi], z["prompt"][po[i]:po[i + 1]], z["target"][to[i]:to[i + 1]]
+
+
+def _save_tasks(path: str, exs) -> dict:
+    groups = sorted({g for g, _, _ in exs})
+    gidx = {g: i for i, g in enumerate(groups)}
+    pf, pof = _ragged([p for _, p, _ in exs])
+    tf, tof = _ragged([t for _, _, t in exs])
+    np.savez(path, prompt=pf, prompt_off=pof, target=tf, target_off=tof,
+             group=np.array([gidx[g] for g, _, _ in exs], dtype=np.int32), groups=np.array(groups))
+    return {g: sum(1 for x, _, _ in exs if x == g) for g in groups}
+
+
+def base(src: str, out: str, keep: list) -> None:
+    """Copies a token cache's corpus and tokenizer, and of its task examples only the groups in `keep`."""
+    os.makedirs(out, exist_ok=True)
+    for f in ("corpus_train.npz", "corpus_val.npz", "tokenizer.json"):
+        shutil.copy(os.path.join(src, f), os.path.join(out, f))
+    z = dict(np.load(os.path.join(src, "tasks_train.npz")))
+    exs = [x for x in _examples(z) if any(x[0] == k or x[0].startswith(k + "@") for k in keep)]
+    pf, pof = _ragged([p for _, p, _ in exs])
+    tf, tof = _ragged([t for _, _, t in exs])
+    groups = sorted({g for g, _, _ in exs})
+    gidx = {g: i for i, g in enumerate(groups)}
+    np.savez_compressed(os.path.join(out, "tasks_base.npz"), prompt=pf, prompt_off=pof, target=tf, target_off=tof,
+                        group=np.array([gidx[g] for g, _, _ in exs], dtype=np.int32), groups=np.array(groups))
+    size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)) / 2**20
+    print(out, {g: sum(1 for x, _, _ in exs if x == g) for g in groups}, f"{size:.1f} MiB", flush=True)
+
+
+def cache(tasks: str, base_dir: str, out: str) -> None:
+    """tokenize tasks.jsonl.xz with the base's tokenizer, merge with the base's examples -> train.py cache."""
+    from tokenizers import Tokenizer
+    os.makedirs(out, exist_ok=True)
+    for f in ("corpus_train.npz", "corpus_val.npz", "tokenizer.json"):
+        shutil.copy(os.path.join(base_dir, f), os.path.join(out, f))
+    tok = Tokenizer.from_file(os.path.join(base_dir, "tokenizer.json"))
+    with lzma.open(tasks, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    enc = lambda texts: [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    prompts, targets = enc([r["prompt"] for r in rows]), enc([r["target"] for r in rows])
+    exs = list(_examples(dict(np.load(os.path.join(base_dir, "tasks_base.npz")))))
+    exs += [(r["group"], np.asarray(p, np.uint16), np.asarray(t, np.uint16)) for r, p, t in zip(rows, prompts, targets)]
+    counts = _save_tasks(os.path.join(out, "tasks_train.npz"), exs)
+    print(out, counts, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fresh task data for the binding continuation")
+    ap.add_argument("cmd", choices=["export", "base", "cache"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--scale", type=float, default=1.0, help="export: multiply every count (a smaller dry run)")
+    ap.add_argument("--src", help="base: a token cache folder (data.py tokenize or bind_cache.py)")
+    ap.add_argument("--keep", default="needle,instr", help="base: task groups kept from --src")
+    ap.add_argument("--tasks", help="cache: tasks.jsonl.xz from export")
+    ap.add_argument("--base", help="cache: a folder from base")
+    a = ap.parse_args()
+    if a.cmd == "export":
+        export(a.out, a.scale)
+    elif a.cmd == "base":
+        base(a.src, a.out, a.keep.split(","))
+    else:
+        cache(a.tasks, a.base, a.out)
+
+
+if __name__ == "__main__":
+    main()
