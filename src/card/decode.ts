@@ -36,6 +36,8 @@ export interface CardDecoderOptions {
 /** Layers [from, to) are fully decoded. */
 export interface LayerEvent { from: number; to: number }
 
+const EMPTY = new Uint8Array(0);
+
 type Phase = 'card' | 'section' | 'body' | 'skip' | 'done' | 'failed';
 type SectionHeader = ValuesOf<typeof SECTION_HEADER>;
 
@@ -44,12 +46,14 @@ export class CardDecoder {
   private readonly key?: Uint8Array;
   private phase: Phase = 'card';
   /** The unit being filled (card header, section header or body). */
-  private unit = new Uint8Array(CARD_HEADER.size);
+  private unit: Uint8Array = new Uint8Array(CARD_HEADER.size);
   private filled = 0;
+  /** Padded length of the body being read (phase 'body'); its buffer is allocated on first bytes. */
+  private bodyLength = 0;
   private skipLeft = 0;
   private skipHash: Hash | null = null;
   private section: SectionHeader | null = null;
-  private sectionBytes = new Uint8Array(SECTION_HEADER.size);
+  private sectionBytes: Uint8Array = new Uint8Array(SECTION_HEADER.size);
   private readonly digest = createHash('sha256');
   private committedAt = 0;
   private sectionsSeen = 0;
@@ -94,6 +98,18 @@ export class CardDecoder {
           at += k;
           if (this.skipLeft === 0) this.endSkip();
           continue;
+        }
+        if (this.phase === 'body' && this.unit.length !== this.bodyLength) {
+          // A body that arrives whole in this piece is read in place (no copy); otherwise it is
+          // gathered into its own buffer, allocated now that its first bytes are here.
+          if (bytes.length - at >= this.bodyLength) {
+            this.unit = bytes.subarray(at, at + this.bodyLength);
+            this.filled = this.bodyLength;
+            at += this.bodyLength;
+            this.completeUnit(events);
+            continue;
+          }
+          this.unit = new Uint8Array(this.bodyLength);
         }
         const k = Math.min(this.unit.length - this.filled, bytes.length - at);
         this.unit.set(bytes.subarray(at, at + k), this.filled);
@@ -215,9 +231,10 @@ export class CardDecoder {
       throw overLimit(`${where}.length`, `${hdr.length} exceeds ${this.limits.maxMetaBytes}`);
     }
     this.phase = 'body';
-    this.unit = new Uint8Array(padded(hdr.length));
+    this.bodyLength = padded(hdr.length);
+    this.unit = EMPTY;
     this.filled = 0;
-    if (this.unit.length === 0) this.completeUnit([]);
+    if (this.bodyLength === 0) this.completeUnit([]);
   }
 
   /** Required sections come in a fixed order: MODEL, LAYOUT, PLAN, TOKENS, CHUNK 0..n-1, END. */

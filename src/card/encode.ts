@@ -8,7 +8,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { KvwireError, ensure } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
-import { encode } from '../quant/index.js';
+import { encodeInto } from '../quant/index.js';
 import {
   CARD_FLAG_SIGNED, CARD_HEADER, CHUNK_HEADER, END_DIGEST_BYTES, END_HMAC_BYTES, KIND, LAYOUT, MAGIC, PLAN_HEADER,
   REQUIRED_KINDS, SECTION_FLAG_REQUIRED, SECTION_HEADER, SPEC_ENTRY, VERSION_MAJOR, VERSION_MINOR, chunkCount,
@@ -262,27 +262,27 @@ function chunkSection(cache: KvCache, g: CardGeometry, t: CardPrecisionTable, i:
   const r = chunkRange(g, i);
   return fixed(KIND.CHUNK, bodyBytes, (b) => {
     writeStruct(CHUNK_HEADER, { index: i, ...r, reserved: 0 }, b);
-    const v = view(b);
     const D = g.headDim;
     const T = cache.length;
+    let scratch: Float32Array | null = null; // gathered rows of a class that is not one contiguous run
     for (const e of entries) {
       const src = (e.kv === 0 ? cache.keys : cache.values)[e.layer];
       const head = src.subarray(e.head * T * D, (e.head + 1) * T * D);
       const rows = e.rows.length;
       const contiguous = e.rows[rows - 1] - e.rows[0] === rows - 1;
-      const data = contiguous ? head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D) : gatherRows(head, e.rows, D);
+      let data: Float32Array;
+      if (contiguous) data = head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D);
+      else {
+        if (!scratch || scratch.length < rows * D) scratch = new Float32Array(rows * D);
+        data = gatherRows(head, e.rows, D, scratch.subarray(0, rows * D));
+      }
       const name = `${e.kv ? 'values' : 'keys'}[layer ${e.layer}, head ${e.head}, class ${e.cls}]`;
-      const q = encode(e.spec, data, rows, D, name);
-      b.set(q.codes, e.offset);
-      let o = e.offset + e.codeBytes;
-      for (let k = 0; k < q.scales.length; k++, o += 2) v.setUint16(o, q.scales[k], true);
-      if (q.zeros) for (let k = 0; k < q.zeros.length; k++, o += 2) v.setUint16(o, q.zeros[k], true);
+      encodeInto(e.spec, data, rows, D, b.subarray(e.offset, e.offset + e.bytes), name);
     }
   });
 }
 
-function gatherRows(head: Float32Array, rows: Int32Array, D: number): Float32Array {
-  const out = new Float32Array(rows.length * D);
+function gatherRows(head: Float32Array, rows: Int32Array, D: number, out: Float32Array): Float32Array {
   for (let k = 0; k < rows.length; k++) out.set(head.subarray(rows[k] * D, rows[k] * D + D), k * D);
   return out;
 }

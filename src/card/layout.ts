@@ -325,7 +325,11 @@ export function chunkEntries(g: CardGeometry, p: CardPrecisionTable, i: number):
 /** The chunk's token indices [start, start + count) split by class (in `layer`, for per-layer maps). */
 function rowsByClass(p: CardPrecisionTable, N: number, layer: number, start: number, count: number): Int32Array[] {
   const C = p.assign.length;
-  if (!p.classMap) return [Int32Array.from({ length: count }, (_, k) => start + k)];
+  if (!p.classMap) {
+    const all = new Int32Array(count);
+    for (let k = 0; k < count; k++) all[k] = start + k;
+    return [all];
+  }
   const cls = p.classMap.perLayer ? p.classMap.classes.subarray(layer * N, (layer + 1) * N) : p.classMap.classes;
   const counts = new Array<number>(C).fill(0);
   for (let t = start; t < start + count; t++) counts[cls[t]]++;

@@ -168,13 +168,9 @@ export function readChunk(body: Uint8Array, i: number, layout: Layout, plan: Car
     const rows = e.rows.length;
     const codes = body.subarray(e.offset, e.offset + e.codeBytes);
     let o = e.offset + e.codeBytes;
-    const scales = new Uint16Array(e.scaleCount);
-    for (let k = 0; k < e.scaleCount; k++, o += 2) scales[k] = v.getUint16(o, true);
-    let zeros: Uint16Array | undefined;
-    if (e.zeroCount) {
-      zeros = new Uint16Array(e.zeroCount);
-      for (let k = 0; k < e.zeroCount; k++, o += 2) zeros[k] = v.getUint16(o, true);
-    }
+    const scales = halves(body, v, o, e.scaleCount);
+    o += 2 * e.scaleCount;
+    const zeros = e.zeroCount ? halves(body, v, o, e.zeroCount) : undefined;
     const head = (e.kv === 0 ? keys : values)[e.layer].subarray(e.head * N * D, (e.head + 1) * N * D);
     const contiguous = e.rows[rows - 1] - e.rows[0] === rows - 1;
     const out = contiguous ? head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D) : new Float32Array(rows * D);
@@ -187,3 +183,13 @@ export function readChunk(body: Uint8Array, i: number, layout: Layout, plan: Car
     if (!contiguous) for (let k = 0; k < rows; k++) head.set(out.subarray(k * D, k * D + D), e.rows[k] * D);
   }
 }
+
+/** n little-endian fp16 bit patterns at byte `at` of `body` (a view when aligned, else a copy). */
+function halves(body: Uint8Array, v: DataView, at: number, n: number): Uint16Array {
+  if (LITTLE_ENDIAN && ((body.byteOffset + at) & 1) === 0) return new Uint16Array(body.buffer, body.byteOffset + at, n);
+  const out = new Uint16Array(n);
+  for (let k = 0; k < n; k++) out[k] = v.getUint16(at + 2 * k, true);
+  return out;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -8,9 +8,9 @@
  * decode(encode(x)).
  */
 import { KvwireError } from '../errors.js';
-import { floatToHalf, halfArrayToFloat } from '../util/fp16.js';
 import { decodeCodes, valuesAnyShape } from './decode-kernels.js';
 import { codesAnyShape, encodeCodes } from './encode-kernels.js';
+import { LITTLE_ENDIAN, floatsToHalves, halvesToFloats } from './fp16-kernels.js';
 import { scratchCodes } from './pack.js';
 import { decodeParams, encodeParams, nonFinite } from './params.js';
 import { NF4_HALF_GAP, sectionLayout, type QuantSpec, type SectionLayout } from './spec.js';
@@ -41,6 +41,40 @@ export function encode(spec: QuantSpec, data: Float32Array, rows: number, cols: 
   const section: QuantizedSection = { spec, rows, cols, codes, scales: p.scales };
   if (p.zeros) section.zeros = p.zeros;
   return section;
+}
+
+/**
+ * encode, written straight into `out` (layout.totalBytes bytes): codes, then the scales and then
+ * the zero points as little-endian fp16 — the order a CacheCard stores an entry in, so a card
+ * writer encodes into its own buffer without an intermediate copy. Same bytes as `encode`.
+ */
+export function encodeInto(spec: QuantSpec, data: Float32Array, rows: number, cols: number, out: Uint8Array, name = 'section'): SectionLayout {
+  const layout = sectionLayout(spec, rows, cols);
+  checkData(layout, data, name);
+  if (out.length !== layout.totalBytes) {
+    throw new KvwireError('BAD_ARGUMENT', `${name}: encodeInto needs ${layout.totalBytes} bytes, got ${out.length}`, { path: name });
+  }
+  if (layout.family === 'float') {
+    writeFloats(layout, data, out, name);
+    return layout;
+  }
+  const p = encodeParams(layout, data, name);
+  encodeCodes(layout, data, p, out.subarray(0, layout.codeBytes));
+  putHalves(p.scales, out, layout.codeBytes);
+  if (p.zeros) putHalves(p.zeros, out, layout.codeBytes + 2 * layout.scaleCount);
+  return layout;
+}
+
+/** Writes fp16 bits little-endian at byte `at` of `out`. */
+function putHalves(h: Uint16Array, out: Uint8Array, at: number): void {
+  if (LITTLE_ENDIAN && ((out.byteOffset + at) & 1) === 0) {
+    new Uint16Array(out.buffer, out.byteOffset + at, h.length).set(h);
+    return;
+  }
+  for (let k = 0; k < h.length; k++) {
+    out[at + 2 * k] = h[k] & 0xff;
+    out[at + 2 * k + 1] = h[k] >>> 8;
+  }
 }
 
 /** Unpacks and dequantizes `section` into `out` (allocated when absent; length rows·cols). */
@@ -165,49 +199,46 @@ function checkData(layout: SectionLayout, data: Float32Array, name: string): voi
 
 /** fp16: 2 bytes per value, little-endian IEEE binary16; fp32: 4 bytes, little-endian binary32. */
 function encodeFloats(layout: SectionLayout, data: Float32Array, name: string): Uint8Array {
-  const n = layout.count;
   const codes = new Uint8Array(layout.codeBytes);
-  if (layout.bits === 32) {
-    const view = new DataView(codes.buffer);
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(data[i])) throw nonFinite(data, name, layout);
-      view.setFloat32(4 * i, data[i], true);
-    }
-    return codes;
-  }
-  for (let i = 0; i < n; i++) {
-    const x = data[i];
-    if (!Number.isFinite(x)) throw nonFinite(data, name, layout);
-    const h = floatToHalf(x);
-    if ((h & 0x7c00) === 0x7c00) {
-      throw new KvwireError('BAD_ARGUMENT',
-        `${name}: element [${Math.floor(i / layout.cols)}, ${i % layout.cols}] = ${x} exceeds fp16's range (±65504)`,
-        { path: name });
-    }
-    codes[2 * i] = h & 0xff;
-    codes[2 * i + 1] = h >> 8;
-  }
+  writeFloats(layout, data, codes, name);
   return codes;
+}
+
+function writeFloats(layout: SectionLayout, data: Float32Array, codes: Uint8Array, name: string): void {
+  const n = layout.count;
+  if (layout.bits === 32) {
+    for (let i = 0; i < n; i++) if (!Number.isFinite(data[i])) throw nonFinite(data, name, layout);
+    if (LITTLE_ENDIAN) {
+      codes.set(new Uint8Array(data.buffer, data.byteOffset, 4 * n));
+      return;
+    }
+    const view = new DataView(codes.buffer, codes.byteOffset, codes.byteLength);
+    for (let i = 0; i < n; i++) view.setFloat32(4 * i, data[i], true);
+    return;
+  }
+  const bad = floatsToHalves(data.subarray(0, n), codes);
+  if (bad >= 0) {
+    const x = data[bad];
+    if (!Number.isFinite(x)) throw nonFinite(data, name, layout);
+    throw new KvwireError('BAD_ARGUMENT',
+      `${name}: element [${Math.floor(bad / layout.cols)}, ${bad % layout.cols}] = ${x} exceeds fp16's range (±65504)`,
+      { path: name });
+  }
 }
 
 function decodeFloats(layout: SectionLayout, codes: Uint8Array, out: Float32Array): Float32Array {
   const n = layout.count;
   if (layout.bits === 32) {
-    const view = new DataView(codes.buffer, codes.byteOffset, codes.byteLength);
-    for (let i = 0; i < n; i++) {
-      const x = view.getFloat32(4 * i, true);
-      if (!Number.isFinite(x)) throw badFloat(i, layout);
-      out[i] = x;
+    if (LITTLE_ENDIAN) new Uint8Array(out.buffer, out.byteOffset, 4 * n).set(codes.subarray(0, 4 * n));
+    else {
+      const view = new DataView(codes.buffer, codes.byteOffset, codes.byteLength);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
     }
+    for (let i = 0; i < n; i++) if (!Number.isFinite(out[i])) throw badFloat(i, layout);
     return out;
   }
-  const halves = new Uint16Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = codes[2 * i] | (codes[2 * i + 1] << 8);
-    if ((h & 0x7c00) === 0x7c00) throw badFloat(i, layout);
-    halves[i] = h;
-  }
-  halfArrayToFloat(halves, out as Float32Array<ArrayBuffer>);
+  const bad = halvesToFloats(codes, out.subarray(0, n));
+  if (bad >= 0) throw badFloat(bad, layout);
   return out;
 }
 

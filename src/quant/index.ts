@@ -9,7 +9,10 @@ export {
 } from './spec.js';
 
 // One [rows, cols] section: encode / decode / fake-quant and the guaranteed error bounds.
-export { type QuantizedSection, encode, decode, fakeQuantize, errorBounds, maxError, checkSection } from './codec.js';
+export { type QuantizedSection, encode, encodeInto, decode, fakeQuantize, errorBounds, maxError, checkSection } from './codec.js';
+
+// Whole-array float32 <-> fp16 (little-endian bytes), exact round to nearest even.
+export { floatsToHalves, halvesToFloats } from './fp16-kernels.js';
 
 // Bit packing (low bits first, row-major), exposed for containers that repack codes.
 export { packCodes, unpackCodes } from './pack.js';
