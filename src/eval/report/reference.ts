@@ -39,6 +39,11 @@ export const REFERENCE: Record<string, ReferenceTable> = {
       ['RD 1/8 (drop+int8)', '52.4', '54.9'], ['RD 1/8 (drop+int4+int8)', '52.4', '54.9'],
     ],
   },
+  hetero: {
+    caption: 'Seed 001 reports, Table 6 (hetero spot check Qwen3 -> Llama3.2, alignment on; accuracy %)',
+    header: ['setting', 'OpenBookQA', 'ARC-C'],
+    rows: [['M9 delta (p=0.25)', '40.0', '44.6'], ['M10 RD (1/8)', '40.4', '46.0']],
+  },
   mixed: {
     caption: `${SEED001}, Table 7 (mixed precision)`,
     header: ['setting', 'OpenBookQA', 'ARC-C'],

@@ -26,7 +26,8 @@ function expectedPoints(): number {
     }
     // Figure families: precision/length (quant without params, front/back), selection, planning/mixed.
     const families = new Set(as.filter((a) => a.method !== 'full').map((a) =>
-      a.method === 'select' ? (['front', 'back'].includes(a.params.selector as string) ? 'pl' : 'sel') : a.method === 'quant' && !Object.keys(a.params).length ? 'pl' : 'plan'));
+      a.method === 'select' ? (['front', 'back'].includes(a.params.selector as string) ? 'pl' : 'sel') : a.method === 'quant' && !Object.keys(a.params).length ? 'pl'
+        : a.method === 'c2c' ? 'other' : 'plan'));
     n += as.length + (families.size - 1);
   }
   return n;
@@ -34,7 +35,7 @@ function expectedPoints(): number {
 
 test('the report holds every table and one point per setting', () => {
   const html = renderReport(results, { generatedAt: 'fixed' });
-  for (const id of ['ptq', 'pruning', 'selection', 'rd', 'mixed', 'q2c', 'latency', 'seeds', 'all']) assert.ok(html.includes(`data-table="${id}"`), id);
+  for (const id of ['ptq', 'pruning', 'selection', 'rd', 'hetero', 'mixed', 'q2c', 'latency', 'seeds', 'all']) assert.ok(html.includes(`data-table="${id}"`), id);
   assert.equal((html.match(/class="pt"/g) ?? []).length, expectedPoints());
   assert.ok((html.match(/class="seg"/g) ?? []).length > 100); // latency segments
   assert.ok(!/<script|<link|src="http|href="http/.test(html), 'self-contained');
@@ -57,7 +58,7 @@ test('headless Chromium renders the figures', async () => {
   const { dom, png } = await renderInChromium(page, { dom: true, screenshot: { width: 1400, height: 1800 } });
   // The DOM Chromium built: every SVG parsed, every data point in place with numeric data.
   const svgs = dom!.match(/<svg[^>]*class="chart"/g) ?? [];
-  assert.equal(svgs.length, 10); // 7 trade-off figures + 3 latency charts
+  assert.equal(svgs.length, 12); // 9 trade-off figures (c2c's 'other methods' on arc and facts) + 3 latency charts
   const points = [...dom!.matchAll(/<circle class="pt"[^>]*data-x="([^"]+)" data-y="([^"]+)"/g)];
   assert.equal(points.length, expectedPoints());
   assert.ok(points.every((m) => Number.isFinite(Number(m[1])) && Number.isFinite(Number(m[2]))));

@@ -39,6 +39,9 @@ function specs(): Spec[] {
     out.push({ method: 'plan', budget: b, params: { actions: ['int8'] }, ratio: r, drop: 0.05 / (r * 16) });
     out.push({ method: 'plan', budget: b, params: { actions: ['int4', 'int8'] }, ratio: r, drop: 0.04 / (r * 16) });
   }
+  // Seed 001 Table 6 (c2c: a cross-model pair through the fuser).
+  out.push({ method: 'c2c', budget: 0.25, precision: 'int8', params: { protocol: 'receiver-side', selector: 'delta_proj_vnorm' }, ratio: 0.14, drop: 0.12 });
+  out.push({ method: 'c2c', budget: '1/8', params: { protocol: 'receiver-side', planner: 'rd' }, ratio: 1 / 8, drop: 0.1 });
   return out;
 }
 

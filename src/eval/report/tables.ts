@@ -118,6 +118,16 @@ export function renderTables(aggs: Agg[]): string[] {
     }, 'rd'));
   }
 
+  // Seed 001 Table 6: the cross-model pair (c2c cells: the fuser's settings and its baselines).
+  const hetero = acc.filter((a) => a.method === 'c2c');
+  for (const [model, as] of byModel(hetero)) {
+    const key = (a: Agg) => rowLabel(a);
+    out.push(matrix({
+      title: `Heterogeneous pair (seed 001 Table 6) — ${model}`, caption: 'Accuracy % through the cross-model fuser; the receiver reading the context itself (mode receiver-full) beside it.',
+      rows: rowsOf(as, key, key), cols: colsOfDatasets(as), get: (r, c) => as.find((a) => key(a) === r && a.dataset === c), reference: REFERENCE.hetero,
+    }, 'hetero'));
+  }
+
   // Seed 001 Table 7: mixed precision (last k layers in FP16).
   const mixed = acc.filter((a) => (a.method === 'quant' || a.method === 'plan') && Number(a.params.lastFp16) > 0);
   for (const [model, as] of byModel(mixed)) {
