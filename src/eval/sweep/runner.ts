@@ -88,7 +88,7 @@ export function getRunner(method: string): CellRunner {
   const r = registry.get(method);
   if (!r) {
     throw new KvwireError('BAD_CONFIG', `no runner for method "${method}"; registered: ${[...registry.keys()].join(', ') || 'none'}` +
-      ' (select, plan and handoff runners come with the compression-core and handoff modules)', { path: 'method' });
+      ' (built-ins: src/eval/sweep/runners; others load with --runner-module)', { path: 'method' });
   }
   return r;
 }
