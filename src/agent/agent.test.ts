@@ -88,15 +88,38 @@ describe('compression', () => {
     const cache = (await session.prefill(context)).cache;
     const { attention } = await session.prefill(question, { past: cache, attentionRows: [0, 1, 2, 3] });
     const kept = await compress(cache, parseCompression('int4-q2c25'), { attention: precomputedAttention(cache.positions, spec.config.heads, { question: attention }) });
-    assert.equal(kept.cache.length, 10);
+    // Per KV head: each head keeps 10 tokens (the sink among them); the card carries their union.
+    assert.equal(kept.keptTokens, 10);
+    assert.ok(kept.cache.length >= 10 && kept.cache.length <= 40, `union of ${kept.cache.length}`);
     assert.equal(kept.cache.positions[0], 0);
-    assert.equal(kept.scores!.length, 10);
+    assert.equal(kept.scores!.length, kept.cache.length);
+    const n = kept.cache.length;
+    for (const [l, mask] of (kept.absent ?? []).entries()) {
+      for (let h = 0; h < cache.kvHeads; h++) {
+        assert.equal(n - mask.subarray(h * n, (h + 1) * n).reduce((a, b) => a + b, 0), 10, `layer ${l} head ${h}`);
+        assert.equal(mask[h * n], 0, 'the sink is kept by every head');
+      }
+    }
+  });
+
+  it('a per-head selection travels as a card (mapScope 2) and injects like the selection itself', async () => {
+    const cache = (await session.prefill(context)).cache;
+    const { attention } = await session.prefill(question, { past: cache, attentionRows: [0, 1, 2, 3] });
+    const kept = await compress(cache, parseCompression('fp32-q2c25'), { attention: precomputedAttention(cache.positions, spec.config.heads, { question: attention }) });
+    assert.ok(kept.absent, 'q2c selects per head');
+    const card = decodeCard(encodeCard(kept.cache, { model, precision: kept.precision, nextPosition: cache.length }).bytes);
+    assert.deepEqual(card.absent, kept.absent);
+    const direct = await session.inject(kept.cache, { nextPosition: cache.length, absent: kept.absent }).append(question, { logits: 'all' });
+    const viaCard = await session.inject(card.cache, { nextPosition: card.nextPosition, absent: card.absent }).append(question, { logits: 'all' });
+    assert.deepEqual(viaCard.logits, direct.logits);
+    const unmasked = await session.inject(card.cache, { nextPosition: card.nextPosition }).append(question, { logits: 'all' });
+    assert.notDeepEqual(unmasked.logits, direct.logits, 'without the mask the zeroed entries draw attention');
   });
 
   it('a rate–distortion plan with per-layer precision travels as a card and decodes like the planner\'s own materialize', async () => {
     const cache = (await session.prefill(context)).cache;
     const plan = planBudget(cache, { budget: { fraction: 0.3 } });
-    const card = encodeCard(cache.gather(plan.kept), { model, precision: precisionFromPlan(plan) });
+    const card = encodeCard(cache.gather(plan.kept), { model, precision: precisionFromPlan(plan, cache.kvHeads) });
     const got = decodeCard(card.bytes).cache;
     const want = materialize(applyPlan(cache, plan), cache.shape).cache;
     for (let l = 0; l < cache.layers; l++) {

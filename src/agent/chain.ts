@@ -70,7 +70,7 @@ export async function runChain(session: Session, context: ArrayLike<number>, que
     }
     const { card: got } = await receiver.receive({ bytes: card.bytes });
     cardTokens.push(got.cache.length);
-    const seq = session.inject(got.cache, { nextPosition: got.nextPosition });
+    const seq = session.inject(got.cache, { nextPosition: got.nextPosition, absent: got.absent });
     await seq.append(tokens.slice(parts[hop][0], parts[hop][1]));
     cache = seq.cache();
   }

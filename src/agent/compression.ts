@@ -12,9 +12,11 @@
  */
 import { KvwireError, ensure } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
-import type { CardPrecision } from '../card/index.js';
+import { DROPPED, type CardPrecision } from '../card/index.js';
 import { baselineCoding, planBudget, type BaselineName, type Plan } from '../plan/index.js';
-import { SELECTOR_NAMES, aggregateScores, getSelector, selectTopK, type AttentionSource, type SelectorName } from '../select/index.js';
+import {
+  SELECTOR_NAMES, absentMask, aggregateScores, getSelector, keepCount, selectTopK, unionIndices, type AttentionSource, type SelectorName,
+} from '../select/index.js';
 
 export interface Compression {
   /** The name it was parsed from. */
@@ -51,12 +53,16 @@ export function parseCompression(name: string): Compression {
 }
 
 export interface Compressed {
-  /** The kept tokens, at their original positions. */
+  /** The kept tokens, at their original positions (per-head selections: the union over heads). */
   cache: KvCache;
   precision: CardPrecision;
   /** The selector's score of each kept token (shared granularity), when a selector ran. */
   scores?: Float32Array;
-  /** Kept fraction of the context's tokens. */
+  /** Per-head selections: per layer, (kvHeads, n) flags, 1 where that head dropped the token. */
+  absent?: Uint8Array[] | null;
+  /** Tokens kept (per head, for per-head selections). */
+  keptTokens: number;
+  /** Kept fraction of the context's tokens (per head). */
   keptFraction: number;
 }
 
@@ -68,42 +74,62 @@ export async function compress(cache: KvCache, c: Compression, options: { attent
   const T = cache.length;
   if (c.rdFraction !== undefined) {
     const plan = planBudget(cache, { budget: { fraction: c.rdFraction } });
-    return { cache: cache.gather(plan.kept), precision: precisionFromPlan(plan), keptFraction: plan.kept.length / Math.max(1, T) };
+    return { cache: cache.gather(plan.kept), precision: precisionFromPlan(plan, cache.kvHeads), keptTokens: plan.kept.length, keptFraction: plan.kept.length / Math.max(1, T) };
   }
   const coding = c.precision === 'fp32' ? { keys: { format: 'fp32' as const }, values: { format: 'fp32' as const } } : baselineCoding(c.precision, cache.headDim);
-  if (!c.selector || T === 0) return { cache, precision: { classes: [coding] }, keptFraction: 1 };
+  if (!c.selector || T === 0) return { cache, precision: { classes: [coding] }, absent: null, keptTokens: T, keptFraction: 1 };
   const selector = getSelector(c.selector);
   const input = { cache, attention: options.attention };
-  // One token set for every layer and head: the engine injects whole tokens.
-  const scores = aggregateScores(await selector.score(input), 'shared', cache);
-  const set = selectTopK(scores, { budget: { ratio: c.keep! }, sinks: options.sinks ?? 1, granularity: 'shared' }, cache);
-  if (set.kind !== 'shared' || scores.granularity !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give one shared token set`);
-  const shared = scores.scores;
+  const raw = await selector.score(input);
+  const sinks = options.sinks ?? 1;
+  const budget = { ratio: c.keep! };
+  const shared = aggregateScores(raw, 'shared', cache);
+  if (shared.granularity !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give shared scores`);
+  if (selector.granularity === 'head') {
+    // Each KV head keeps its own k tokens (per-head selection): the card carries the union of
+    // them, each (layer, head, token) a head does not keep marked DROPPED (PLAN.mapScope 2).
+    const set = selectTopK(raw, { budget, sinks, granularity: 'head' }, cache);
+    const union = unionIndices(set);
+    const absent = absentMask(set, cache);
+    const k = keepCount(budget, T);
+    const headClass = absent ? absent.map((m) => m.map((x) => (x ? DROPPED : 0))) : undefined;
+    return {
+      cache: cache.gather(union), precision: { classes: [coding], headClass }, absent, keptTokens: k, keptFraction: k / T,
+      scores: Float32Array.from(union, (t) => shared.scores[t]),
+    };
+  }
+  // One token set for every layer and head.
+  const set = selectTopK(shared, { budget, sinks, granularity: 'shared' }, cache);
+  if (set.kind !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give one shared token set`);
   return {
-    cache: cache.gather(set.indices), precision: { classes: [coding] }, keptFraction: set.indices.length / T,
-    scores: Float32Array.from(set.indices, (t) => shared[t]),
+    cache: cache.gather(set.indices), precision: { classes: [coding] }, absent: null, keptTokens: set.indices.length, keptFraction: set.indices.length / T,
+    scores: Float32Array.from(set.indices, (t) => shared.scores[t]),
   };
 }
 
 /**
  * A src/plan Plan as a card precision: classes are numbered per layer in the plan and globally in
  * the card (class c of layer l -> card class c; layers with fewer classes fill the rest with
- * their class 0, which no token uses there). Per-head maps (per-head selections with DROPPED
- * rows) are refused: a KvCache, and so the engine, holds one token set for every head.
+ * their class 0, which no token uses there). A plan with any per-head map (per-head selections
+ * with DROPPED rows) becomes a per-head card map (`headClass`, PLAN.mapScope 2), token maps
+ * broadcast to every head.
  */
-export function precisionFromPlan(plan: Plan): CardPrecision {
+export function precisionFromPlan(plan: Plan, kvHeads: number): CardPrecision {
   const C = Math.max(...plan.layers.map((l) => l.classes.length));
   const n = plan.kept.length;
-  const maps = plan.layers.map((layer, l) => {
-    if (!layer.map) return new Uint8Array(n);
-    if (layer.map.scope !== 'token') {
-      throw new KvwireError('BAD_ARGUMENT', `plan layer ${l} has a per-head class map: CacheCard v1 carries one token set for every head`);
-    }
-    return layer.map.classOf;
-  });
   const classes = Array.from({ length: C }, (_, c) => ({
     keys: plan.layers.map((layer) => (layer.classes[c] ?? layer.classes[0]).keys),
     values: plan.layers.map((layer) => (layer.classes[c] ?? layer.classes[0]).values),
   }));
+  if (plan.layers.some((layer) => layer.map?.scope === 'head')) {
+    const headClass = plan.layers.map((layer) => {
+      if (layer.map?.scope === 'head') return layer.map.classOf;
+      const out = new Uint8Array(kvHeads * n);
+      if (layer.map) for (let h = 0; h < kvHeads; h++) out.set(layer.map.classOf, h * n);
+      return out;
+    });
+    return { classes, headClass };
+  }
+  const maps = plan.layers.map((layer) => layer.map?.classOf ?? new Uint8Array(n));
   return { classes, tokenClass: C > 1 ? maps : undefined };
 }

@@ -83,7 +83,7 @@ export class Receiver {
     const t0 = performance.now();
     const got = await this.receive(source);
     const t1 = performance.now();
-    const seq = this.session.inject(got.card.cache, { nextPosition: got.card.nextPosition });
+    const seq = this.session.inject(got.card.cache, { nextPosition: got.card.nextPosition, absent: got.card.absent });
     const t2 = performance.now();
     const answer = await this.answer(seq, question, t0, options);
     return {

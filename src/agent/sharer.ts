@@ -115,7 +115,7 @@ export class Sharer {
       key: this.options.key, scores: kept.scores, shared: options.shared,
       meta: { compression, keptFraction: kept.keptFraction, hops: this.options.hops ?? 1, createdBy: 'kvwire 0.1.0', ...options.meta },
     });
-    return { writer, planMs: performance.now() - t0, keptTokens: kept.cache.length, keptFraction: kept.keptFraction };
+    return { writer, planMs: performance.now() - t0, keptTokens: kept.keptTokens, keptFraction: kept.keptFraction };
   }
 
   /**

@@ -11,6 +11,7 @@
  *   --no-peer   --no-timing   --accuracy-model PATH (default: the default zoo model) | --no-accuracy
  *   --tasks needle,instr,arith (needle at --needle-length 1024)   -n 100   --hops 1,2,5,10   --chain int8,int4   --work DIR
  *   --name handoff (bench/results/NAME.json; name partial runs apart)   --reuse (phases 1-2 from --work, if there)
+ *   --seed 0 (task examples' seed for accuracy)
  *
  * Phases: (1) this process prefills each context on the random model (the sharer's reading) and
  * stores the cache as a lossless fp32 card plus the question's attention (for Q2C); (2) the peer
@@ -46,7 +47,7 @@ const { values: opt } = parseArgs({ options: {
   'no-timing': { type: 'boolean' }, 'accuracy-model': { type: 'string' }, 'no-accuracy': { type: 'boolean' },
   tasks: { type: 'string', default: 'needle,instr,arith' }, n: { type: 'string', short: 'n', default: '100' }, 'needle-length': { type: 'string', default: '1024' },
   hops: { type: 'string', default: '1,2,5,10' }, chain: { type: 'string', default: 'int8,int4' }, work: { type: 'string', default: '/tmp/kvwire-bench' },
-  name: { type: 'string', default: 'handoff' }, reuse: { type: 'boolean' },
+  name: { type: 'string', default: 'handoff' }, reuse: { type: 'boolean' }, seed: { type: 'string', default: '0' },
 } });
 const contexts = opt.contexts!.split(',').map(Number);
 const compressions = opt.compressions!.split(',');
@@ -285,7 +286,7 @@ async function accuracy(): Promise<{ model: string; rows: AccuracyRow[] } | null
   log(`accuracy on ${path}: ${tasks.join(', ')}, n = ${opt.n}`);
   try {
     const rows = await handoffAccuracy(session, fingerprint(spec), {
-      tasks, n: Number(opt.n), compressions, hops: opt.hops!.split(',').map(Number), chainCompressions: opt.chain!.split(','), relayKeep: 0.25,
+      tasks, n: Number(opt.n), seed: Number(opt.seed), compressions, hops: opt.hops!.split(',').map(Number), chainCompressions: opt.chain!.split(','), relayKeep: 0.25,
       taskOptions: { needle: { length: Number(opt['needle-length']) } },
       onProgress: (task, done, n) => { if (done % 25 === 0 || done === n) log(`${task}: ${done}/${n}`); },
     });

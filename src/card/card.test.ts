@@ -7,6 +7,7 @@ import { CardDecoder, decodeCard } from './decode.js';
 import { cardBytes, encodeCard } from './encode.js';
 import { OTHER_MODEL, TEST_KEY, TEST_MODEL, testCache } from './fixtures.js';
 import { presetPrecision } from './precision.js';
+import { DROPPED } from './layout.js';
 
 const shape = { layers: 3, kvHeads: 2, headDim: 16 };
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -121,6 +122,50 @@ describe('CacheCard round trip', () => {
     const same = encodeCard(cache, { model: TEST_MODEL, precision: { classes, tokenClass: [maps[0], maps[0], maps[0]] } });
     const shared = encodeCard(cache, { model: TEST_MODEL, precision: { classes, tokenClass: maps[0] } });
     assert.equal(same.digest, shared.digest);
+  });
+
+  it('codes per-head class maps (mapScope 2): each head its own rows, DROPPED entries absent and zero', () => {
+    const N = 23;
+    const D = shape.headDim;
+    // layer l, head h: class (t + h) % 2, and every third token (offset by l + h) dropped
+    const headClass = [0, 1, 2].map((l) => Uint8Array.from({ length: 2 * N }, (_, j) => {
+      const h = Math.floor(j / N);
+      const t = j % N;
+      return (t + l + h) % 3 === 0 ? DROPPED : (t + h) % 2;
+    }));
+    const classes = [
+      { keys: { format: 'int4', scheme: 'asym', axis: 'group', group: 4 } as QuantSpec, values: { format: 'int8', scheme: 'asym', axis: 'token' } as QuantSpec },
+      { keys: { format: 'fp16' } as QuantSpec, values: { format: 'int2', scheme: 'asym', axis: 'token' } as QuantSpec },
+    ];
+    const card = encodeCard(cache, { model: TEST_MODEL, precision: { classes, headClass }, tokenBlock: 10 });
+    assert.equal(card.bytes.length, cardBytes(shape, N, { classes, headClass }, { model: TEST_MODEL, tokenBlock: 10 }));
+    const got = decodeCard(card.bytes);
+    assert.equal(got.info.versionMinor, 1, 'a per-head card is version 1.1');
+    assert.equal(decodeCard(encodeCard(cache, { model: TEST_MODEL, precision: { classes } }).bytes).info.versionMinor, 0);
+    assert.deepEqual(got.absent, headClass.map((m) => m.map((c) => (c === DROPPED ? 1 : 0))));
+    for (let l = 0; l < 3; l++) {
+      for (let h = 0; h < 2; h++) {
+        for (let start = 0; start < N; start += 10) {
+          for (const c of [0, 1]) {
+            const rows = Array.from({ length: Math.min(10, N - start) }, (_, k) => start + k).filter((t) => headClass[l][h * N + t] === c);
+            if (!rows.length) continue;
+            const src = new Float32Array(rows.length * D);
+            rows.forEach((t, k) => src.set(cache.keys[l].subarray((h * N + t) * D, (h * N + t + 1) * D), k * D));
+            const want = decode(encode(classes[c].keys, src, rows.length, D));
+            rows.forEach((t, k) => assert.ok(bits(got.cache.keys[l].subarray((h * N + t) * D, (h * N + t + 1) * D)).equals(bits(want.subarray(k * D, (k + 1) * D))), `layer ${l} head ${h} token ${t}`));
+          }
+        }
+        for (let t = 0; t < N; t++) {
+          if (headClass[l][h * N + t] !== DROPPED) continue;
+          assert.ok(got.cache.values[l].subarray((h * N + t) * D, (h * N + t + 1) * D).every((x) => x === 0), `dropped layer ${l} head ${h} token ${t}`);
+        }
+      }
+    }
+    // a class byte that is neither a class nor DROPPED, even with valid hashes, is CARD_CORRUPT;
+    // a headClass that says so is refused at encode time
+    const bad = headClass.map((m) => m.slice());
+    bad[1][5] = 7;
+    expectCode(() => encodeCard(cache, { model: TEST_MODEL, precision: { classes, headClass: bad } }), ['BAD_ARGUMENT'], 'class 7 of 2');
   });
 
   it('KIVI with an fp16 recent window equals quantizeCache with the same window', () => {

@@ -21,7 +21,7 @@ import {
   SECTION_HEADER, VERSION_MAJOR, kindName, padded, readStruct, type CardPrecisionTable, type ValuesOf,
 } from './layout.js';
 import {
-  checkModel, corrupt, expectedChunkBytes, overLimit, readChunk, readLayout, readModel, readPlan, readTokens, tokensLength, type Layout,
+  absentFromPlan, checkModel, corrupt, expectedChunkBytes, overLimit, readChunk, readLayout, readModel, readPlan, readTokens, tokensLength, type Layout,
 } from './read-sections.js';
 import { DEFAULT_LIMITS, type CardInfo, type CardLimits, type CardModel, type DecodedCard } from './types.js';
 
@@ -336,6 +336,7 @@ export class CardDecoder {
     this.result = {
       info, cache: new KvCache(shape, this.keys, this.values, this.ids!.positions, this.ids!.tokens), nextPosition: L.nextPosition,
       meta: this.meta, scores: this.scores, digest: expected.toString('hex'), signature, skipped: this.skipped,
+      absent: absentFromPlan(L, this.plan!),
     };
   }
 

@@ -84,7 +84,7 @@ export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { 
   ensure(Number.isInteger(nextPosition) && nextPosition >= cache.nextPosition && nextPosition <= 0xffffffff, 'BAD_ARGUMENT',
     `encodeCard: nextPosition ${nextPosition} must be an integer >= ${cache.nextPosition} (one past the last cached position)`);
   ensure(n === 0 || cache.positions[0] >= 0, 'BAD_ARGUMENT', `encodeCard: positions must be >= 0, got ${cache.positions[0]}`);
-  const table = precisionTable(options.precision, cache.layers, n);
+  const table = precisionTable(options.precision, cache.layers, n, cache.kvHeads);
   if (options.scores) {
     ensure(options.scores.length === n, 'BAD_ARGUMENT', `encodeCard: ${options.scores.length} scores for ${n} tokens`);
   }
@@ -106,7 +106,9 @@ export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { 
   for (const x of options.extraSections ?? []) sections.push({ kind: x.kind, required: x.required, length: x.body.length, write: (b) => b.set(x.body) });
   const chunks = chunkCount(geometry);
   for (let i = 0; i < chunks; i++) sections.push(chunkSection(cache, geometry, table, i));
-  return sectionWriter(sections, { key: options.key, shared: options.shared });
+  // Per-head class maps (PLAN.mapScope 2) came with version 1.1; other cards stay 1.0, byte for byte.
+  const versionMinor = table.classMap?.perHead ? 1 : VERSION_MINOR;
+  return sectionWriter(sections, { key: options.key, shared: options.shared, override: { versionMinor } });
 }
 
 export interface AssembleOptions {
@@ -197,7 +199,7 @@ function sectionWriter(sections: PendingSection[], options: AssembleOptions & { 
 export function cardBytes(shape: { layers: number; kvHeads: number; headDim: number }, tokenCount: number, precision: CardPrecision,
   options: { model: CardModel; layerGroup?: number; tokenBlock?: number; signed?: boolean }): number {
   const g: CardGeometry = { ...shape, tokenCount, layerGroup: options.layerGroup ?? 1, tokenBlock: options.tokenBlock ?? Math.max(1, tokenCount) };
-  const table = precisionTable(precision, shape.layers, tokenCount);
+  const table = precisionTable(precision, shape.layers, tokenCount, shape.kvHeads);
   const section = (len: number) => SECTION_HEADER.size + padded(len);
   let total = CARD_HEADER.size + section(modelSection(options.model).length) + section(LAYOUT.size)
     + section(planLength(table, shape.layers)) + section(tokensLength(tokenCount, table));
@@ -234,7 +236,7 @@ export const planLength = (t: CardPrecisionTable, layers: number): number =>
 /** PLAN: header, quantizer table, then [class][layer] pairs of u8 spec indices (keys, values). */
 function planSection(t: CardPrecisionTable, layers: number): PendingSection {
   return fixed(KIND.PLAN, planLength(t, layers), (b) => {
-    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, mapScope: t.classMap?.perLayer ? 1 : 0, reserved: 0, reserved2: 0 }, b);
+    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, mapScope: t.classMap?.perHead ? 2 : t.classMap?.perLayer ? 1 : 0, reserved: 0, reserved2: 0 }, b);
     t.specs.forEach((s, i) => writeStruct(SPEC_ENTRY, specToEntry(s), b, PLAN_HEADER.size + SPEC_ENTRY.size * i));
     let o = PLAN_HEADER.size + SPEC_ENTRY.size * t.specs.length;
     for (const cls of t.assign) for (const [k, v] of cls) { b[o++] = k; b[o++] = v; }

@@ -17,6 +17,6 @@ export { DEFAULT_LIMITS, precisionTable, type CardModel, type CardPrecision, typ
 
 // The layout definition itself (for tools, docs tests and other implementations' test vectors).
 export {
-  CARD_HEADER, SECTION_HEADER, LAYOUT, PLAN_HEADER, SPEC_ENTRY, CHUNK_HEADER, KIND, MAGIC, VERSION_MAJOR, VERSION_MINOR,
+  CARD_HEADER, SECTION_HEADER, LAYOUT, DROPPED, PLAN_HEADER, SPEC_ENTRY, CHUNK_HEADER, KIND, MAGIC, VERSION_MAJOR, VERSION_MINOR,
   kindName, type Struct, type Field,
 } from './layout.js';

@@ -104,6 +104,7 @@ export function readStruct<F extends readonly FieldDef[]>(s: Struct<F>, bytes: U
 /** 0x89 'K' 'V' 'W' 'C' CR LF SUB: the high byte catches 7-bit channels, CR LF newline rewriting (PNG's trick). */
 export const MAGIC = Uint8Array.from([0x89, 0x4b, 0x56, 0x57, 0x43, 0x0d, 0x0a, 0x1a]);
 export const VERSION_MAJOR = 1;
+/** The minor version of a card that uses nothing newer than 1.0; cards with per-head maps are 1.1. */
 export const VERSION_MINOR = 0;
 export const ALIGN = 8;
 
@@ -168,7 +169,7 @@ export const LAYOUT = defineStruct('Layout', [
 export const PLAN_HEADER = defineStruct('PlanHeader', [
   ['specCount', 'u16', 'entries S of the quantizer table, 1..255'],
   ['classCount', 'u16', 'precision classes C, 1..255'],
-  ['mapScope', 'u8', '0: one class per token (TOKENS.classes N bytes); 1: per layer (L x N bytes)'],
+  ['mapScope', 'u8', '0: one class per token (TOKENS.classes N bytes); 1: per layer (L x N bytes); 2: per layer and KV head (L x H x N bytes, 255 = dropped)'],
   ['reserved', 'u8', '0'],
   ['reserved2', 'u16', '0'],
 ] as const);
@@ -191,6 +192,9 @@ export const CHUNK_HEADER = defineStruct('ChunkHeader', [
   ['tokenCount', 'u32', 'tokens in this chunk'],
   ['reserved', 'u32', '0'],
 ] as const);
+
+/** Class-map value of a (layer, head, token) entry that a per-head card does not carry. */
+export const DROPPED = 255;
 
 export const END_DIGEST_BYTES = 32;
 export const END_HMAC_BYTES = 32;
@@ -257,9 +261,12 @@ export interface CardPrecisionTable {
   assign: Array<Array<[number, number]>>;
   /**
    * Class of each token: `perLayer` false: N entries shared by all layers; true: L·N entries,
-   * layer-major (class of token t in layer l at l·N + t). Null when there is one class.
+   * layer-major (class of token t in layer l at l·N + t); `perHead` (implies perLayer): L·H·N
+   * entries, layer-major then head-major (class of token t in layer l, head h at (l·H + h)·N + t),
+   * where DROPPED marks a (layer, head, token) the card does not carry (per-head selections).
+   * Null when there is one class and nothing is dropped.
    */
-  classMap: { perLayer: boolean; classes: Uint8Array } | null;
+  classMap: { perLayer: boolean; perHead?: boolean; classes: Uint8Array } | null;
 }
 
 export function chunkCount(g: CardGeometry): number {
@@ -302,42 +309,53 @@ export interface ChunkEntry {
  */
 export function chunkEntries(g: CardGeometry, p: CardPrecisionTable, i: number): { entries: ChunkEntry[]; bodyBytes: number } {
   const r = chunkRange(g, i);
-  const shared = p.classMap?.perLayer ? null : rowsByClass(p, g.tokenCount, 0, r.tokenStart, r.tokenCount);
+  const perHead = Boolean(p.classMap?.perHead);
+  const shared = p.classMap?.perLayer ? null : rowsByClass(p, g, 0, 0, r.tokenStart, r.tokenCount);
+  const C = p.assign.length;
   const entries: ChunkEntry[] = [];
   let offset = CHUNK_HEADER.size;
   for (let layer = r.layerStart; layer < r.layerStart + r.layerCount; layer++) {
-    const classRows = shared ?? rowsByClass(p, g.tokenCount, layer, r.tokenStart, r.tokenCount);
+    // rows[head][class]: one list for every head unless the map is per head.
+    const byHead = perHead ? Array.from({ length: g.kvHeads }, (_, h) => rowsByClass(p, g, layer, h, r.tokenStart, r.tokenCount)) : null;
+    const classRows = byHead ? null : shared ?? rowsByClass(p, g, layer, 0, r.tokenStart, r.tokenCount);
     for (const kv of [0, 1] as const) {
-      classRows.forEach((rows, cls) => {
-        if (rows.length === 0) return;
+      for (let cls = 0; cls < C; cls++) {
         const spec = p.specs[p.assign[cls][layer][kv]];
-        const l = sectionLayout(spec, rows.length, g.headDim);
         for (let head = 0; head < g.kvHeads; head++) {
+          const rows = byHead ? byHead[head][cls] : classRows![cls];
+          if (rows.length === 0) continue;
+          const l = sectionLayout(spec, rows.length, g.headDim);
           entries.push({ layer, kv, cls, head, rows, spec, codeBytes: l.codeBytes, scaleCount: l.scaleCount, zeroCount: l.zeroCount, offset, bytes: l.totalBytes });
           offset += l.totalBytes;
         }
-      });
+      }
     }
   }
   return { entries, bodyBytes: offset };
 }
 
-/** The chunk's token indices [start, start + count) split by class (in `layer`, for per-layer maps). */
-function rowsByClass(p: CardPrecisionTable, N: number, layer: number, start: number, count: number): Int32Array[] {
+/**
+ * The chunk's token indices [start, start + count) split by class (in `layer`, and `head` for
+ * per-head maps). DROPPED entries belong to no class.
+ */
+function rowsByClass(p: CardPrecisionTable, g: CardGeometry, layer: number, head: number, start: number, count: number): Int32Array[] {
   const C = p.assign.length;
+  const N = g.tokenCount;
   if (!p.classMap) {
     const all = new Int32Array(count);
     for (let k = 0; k < count; k++) all[k] = start + k;
     return [all];
   }
-  const cls = p.classMap.perLayer ? p.classMap.classes.subarray(layer * N, (layer + 1) * N) : p.classMap.classes;
+  const m = p.classMap;
+  const at = m.perHead ? (layer * g.kvHeads + head) * N : m.perLayer ? layer * N : 0;
+  const cls = m.classes.subarray(at, at + N);
   const counts = new Array<number>(C).fill(0);
-  for (let t = start; t < start + count; t++) counts[cls[t]]++;
+  for (let t = start; t < start + count; t++) if (cls[t] < C) counts[cls[t]]++;
   const rows = counts.map((n) => new Int32Array(n));
   const fill = new Array<number>(C).fill(0);
   for (let t = start; t < start + count; t++) {
     const c = cls[t];
-    rows[c][fill[c]++] = t;
+    if (c < C) rows[c][fill[c]++] = t;
   }
   return rows;
 }

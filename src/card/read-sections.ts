@@ -8,7 +8,7 @@
 import { KvwireError } from '../errors.js';
 import { decode, sectionLayout } from '../quant/index.js';
 import {
-  CHUNK_HEADER, LAYOUT, PLAN_HEADER, SPEC_ENTRY, chunkCount, chunkEntries, chunkRange, entryToSpec, readStruct,
+  CHUNK_HEADER, DROPPED, LAYOUT, PLAN_HEADER, SPEC_ENTRY, chunkCount, chunkEntries, chunkRange, entryToSpec, readStruct,
   type CardGeometry, type CardPrecisionTable,
 } from './layout.js';
 import type { CardLimits, CardModel } from './types.js';
@@ -82,7 +82,7 @@ export function readPlan(body: Uint8Array, layout: Layout): CardPrecisionTable {
   if (h.specCount < 1 || h.specCount > 255) throw corrupt('PLAN.specCount', `${h.specCount} is outside 1..255`);
   if (h.classCount < 1 || h.classCount > 255) throw corrupt('PLAN.classCount', `${h.classCount} is outside 1..255`);
   if (h.reserved !== 0 || h.reserved2 !== 0) throw corrupt('PLAN.reserved', 'must be 0');
-  if (h.mapScope > 1) throw new KvwireError('CARD_UNSUPPORTED', `card PLAN.mapScope ${h.mapScope}: v1 knows 0 (per token) and 1 (per layer)`, { path: 'PLAN.mapScope' });
+  if (h.mapScope > 2) throw new KvwireError('CARD_UNSUPPORTED', `card PLAN.mapScope ${h.mapScope}: v1 knows 0 (per token), 1 (per layer) and 2 (per layer and head)`, { path: 'PLAN.mapScope' });
   if (h.mapScope === 1 && h.classCount === 1) throw corrupt('PLAN.mapScope', 'a per-layer class map with a single class');
   const want = PLAN_HEADER.size + SPEC_ENTRY.size * h.specCount + 2 * h.classCount * layout.layers;
   if (body.length !== want) throw corrupt('PLAN', `body is ${body.length} bytes, expected ${want} for ${h.specCount} quantizers, ${h.classCount} classes, ${layout.layers} layers`);
@@ -103,12 +103,14 @@ export function readPlan(body: Uint8Array, layout: Layout): CardPrecisionTable {
     if (k >= h.specCount || v >= h.specCount) throw corrupt(`PLAN.assign[${c}][${l}]`, `quantizer index ${Math.max(k, v)} >= ${h.specCount}`);
     return [k, v];
   }));
-  const classMap = h.classCount > 1 ? { perLayer: h.mapScope === 1, classes: new Uint8Array(0) } : null;
+  const classMap = h.mapScope === 2 ? { perLayer: true, perHead: true, classes: new Uint8Array(0) }
+    : h.classCount > 1 ? { perLayer: h.mapScope === 1, classes: new Uint8Array(0) } : null;
   return { specs, assign, classMap };
 }
 
 export function tokensLength(layout: Layout, plan: CardPrecisionTable): number {
-  return 8 * layout.tokenCount + (plan.classMap ? (plan.classMap.perLayer ? layout.layers : 1) * layout.tokenCount : 0);
+  const m = plan.classMap;
+  return 8 * layout.tokenCount + (m ? (m.perHead ? layout.layers * layout.kvHeads : m.perLayer ? layout.layers : 1) * layout.tokenCount : 0);
 }
 
 /** TOKENS: ids >= 0, positions strictly increasing in 0..nextPosition-1, classes < classCount. */
@@ -131,7 +133,10 @@ export function readTokens(body: Uint8Array, layout: Layout, plan: CardPrecision
   }
   if (plan.classMap) {
     const cls = body.slice(8 * n);
-    for (let i = 0; i < cls.length; i++) if (cls[i] >= plan.assign.length) throw corrupt(`TOKENS.classes[${i}]`, `${cls[i]} >= ${plan.assign.length} classes`);
+    const dropped = plan.classMap.perHead ? DROPPED : -1;
+    for (let i = 0; i < cls.length; i++) {
+      if (cls[i] >= plan.assign.length && cls[i] !== dropped) throw corrupt(`TOKENS.classes[${i}]`, `${cls[i]} >= ${plan.assign.length} classes${dropped < 0 ? '' : ` and not DROPPED (${DROPPED})`}`);
+    }
     plan.classMap.classes = cls;
   }
   return { tokens, positions };
@@ -193,3 +198,16 @@ function halves(body: Uint8Array, v: DataView, at: number, n: number): Uint16Arr
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Per-head cards: per layer, (kvHeads, N) flags, 1 where the class map says DROPPED; null when none is. */
+export function absentFromPlan(layout: Layout, plan: CardPrecisionTable): Uint8Array[] | null {
+  const m = plan.classMap;
+  if (!m?.perHead || !m.classes.includes(DROPPED)) return null;
+  const size = layout.kvHeads * layout.tokenCount;
+  return Array.from({ length: layout.layers }, (_, l) => {
+    const cls = m.classes.subarray(l * size, (l + 1) * size);
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) out[i] = cls[i] === DROPPED ? 1 : 0;
+    return out;
+  });
+}

@@ -5,7 +5,7 @@
 import { KvwireError } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
 import { validateSpec, type QuantSpec } from '../quant/index.js';
-import type { CardPrecisionTable } from './layout.js';
+import { DROPPED, type CardPrecisionTable } from './layout.js';
 
 /** The sharer model a card is bound to: a ModelFingerprint's fields. */
 export interface CardModel {
@@ -26,6 +26,12 @@ export interface CardPrecision {
   classes: Array<{ keys: QuantSpec | QuantSpec[]; values: QuantSpec | QuantSpec[] }>;
   /** Class of each token (N), or per layer (L arrays of N) when layers differ. */
   tokenClass?: Uint8Array | Uint8Array[];
+  /**
+   * Per-head selections: per layer, (kvHeads, N) head-major, the class of each token in each KV
+   * head, or DROPPED (255) where that head does not keep it (it is not sent; the receiver masks
+   * it). Replaces `tokenClass`.
+   */
+  headClass?: Uint8Array[];
 }
 
 /** Caps a receiver applies before allocating anything (defaults in DEFAULT_LIMITS). */
@@ -94,10 +100,15 @@ export interface DecodedCard {
   signature: 'verified' | 'unverified' | 'none';
   /** Optional sections of kinds this reader does not know, skipped (kind numbers). */
   skipped: number[];
+  /**
+   * Per-head cards: per layer, (kvHeads, N) flags, 1 where that head does not carry the token
+   * (its K and V are zero in `cache`; pass this to Session.inject). Null when every head has every token.
+   */
+  absent: Uint8Array[] | null;
 }
 
 /** Normalizes a CardPrecision into the table the layout writes (specs deduplicated). */
-export function precisionTable(p: CardPrecision, layers: number, tokenCount: number): CardPrecisionTable {
+export function precisionTable(p: CardPrecision, layers: number, tokenCount: number, kvHeads = 1): CardPrecisionTable {
   const bad = (why: string) => new KvwireError('BAD_ARGUMENT', `card precision: ${why}`);
   if (!p.classes.length || p.classes.length > 255) throw bad(`needs 1..255 classes, got ${p.classes.length}`);
   const specs: QuantSpec[] = [];
@@ -125,6 +136,18 @@ export function precisionTable(p: CardPrecision, layers: number, tokenCount: num
     return k.map((ks, l): [number, number] => [intern(ks), intern(v[l])]);
   });
   if (specs.length > 255) throw bad(`more than 255 distinct quantizers`);
+  if (p.headClass) {
+    if (p.tokenClass !== undefined) throw bad('give tokenClass or headClass, not both');
+    if (p.headClass.length !== layers) throw bad(`headClass lists ${p.headClass.length} layers, expected ${layers}`);
+    const classes = new Uint8Array(layers * kvHeads * tokenCount);
+    p.headClass.forEach((m, l) => {
+      if (m.length !== kvHeads * tokenCount) throw bad(`headClass[${l}] has ${m.length} entries for ${kvHeads} heads x ${tokenCount} tokens`);
+      const t = m.findIndex((c) => c >= p.classes.length && c !== DROPPED);
+      if (t >= 0) throw bad(`headClass[${l}] entry ${t} is ${m[t]}: neither a class (0..${p.classes.length - 1}) nor DROPPED (${DROPPED})`);
+      classes.set(m, l * kvHeads * tokenCount);
+    });
+    return { specs, assign, classMap: { perLayer: true, perHead: true, classes } };
+  }
   const maps = p.tokenClass === undefined ? [] : Array.isArray(p.tokenClass) ? p.tokenClass : [p.tokenClass];
   if (maps.length > 1 && maps.length !== layers) throw bad(`tokenClass lists ${maps.length} layers, expected ${layers}`);
   maps.forEach((m, l) => {

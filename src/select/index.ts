@@ -19,4 +19,4 @@ export { SELECTOR_NAMES, type SelectorName, getSelector, select } from './regist
 export { front, back, random, knorm, knormLow, vnorm, projVnorm, deltaProjVnorm, receiverScores, identitySpace } from './scorers.js';
 
 // Attention scorers and where their attention comes from.
-export { h2o, snapkv, q2c, sessionAttention, precomputedAttention, rowMass, toKvHeads, maxPool1d, CHUNK_FLOATS } from './attention.js';
+export { h2o, snapkv, q2c, q2cSelector, windowMax, sessionAttention, precomputedAttention, rowMass, toKvHeads, maxPool1d, CHUNK_FLOATS } from './attention.js';

@@ -8,7 +8,7 @@ import { Session } from '../engine/index.js';
 import { loadModel } from '../model/index.js';
 import { dataPath } from '../util/data.js';
 import { sessionAttention } from './attention.js';
-import { q2c } from './attention.js';
+import { q2cSelector } from './attention.js';
 import { aggregateScores } from './topk.js';
 
 test('Q2C: a subject\'s tokens score higher when the question is about that subject', async () => {
@@ -32,7 +32,8 @@ test('Q2C: a subject\'s tokens score higher when the question is about that subj
     const subjects = { Tom: spanOf('Tom had a red ball'), Sue: spanOf('Sue had a big kite'), Ben: spanOf('Ben had a small boat') };
     const scoresFor = async (question: string) => {
       const attention = sessionAttention(session, cache, tok.encode(question));
-      const s = aggregateScores(await q2c.score({ cache, attention }), 'shared', cache);
+      // The attention signal itself (no pooling: a window of 13 tokens would smear these 6-token sentences).
+      const s = aggregateScores(await q2cSelector({ before: 0, after: 0 }).score({ cache, attention }), 'shared', cache);
       return s.granularity === 'shared' ? s.scores : new Float64Array(0);
     };
     const mean = (s: Float64Array, span: number[]) => span.reduce((a, i) => a + s[i], 0) / span.length;

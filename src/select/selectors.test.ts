@@ -6,7 +6,7 @@ import type { AttentionProbs } from '../engine/index.js';
 import { Session } from '../engine/index.js';
 import { KvCache } from '../kv/index.js';
 import { tinySpec } from '../test-support/tiny-model.js';
-import { maxPool1d, precomputedAttention, sessionAttention } from './attention.js';
+import { maxPool1d, precomputedAttention, q2cSelector, sessionAttention, windowMax } from './attention.js';
 import { getSelector, select } from './registry.js';
 import { identitySpace } from './scorers.js';
 import { applySelection, topKIndices } from './topk.js';
@@ -150,8 +150,18 @@ describe('attention selectors on constructed attention', () => {
     for (let h = 0; h < heads; h++) for (let r = 0; r < Q; r++) p[(h * Q + r) * K + 2] = 0.7; // context token 2
     const question: AttentionProbs = { queryPositions: [6, 7], keyPositions: Int32Array.from({ length: K }, (_, i) => i), probs: [p, p] };
     const attention = precomputedAttention(cache.positions, heads, { context: probsWithHotKey(T, 4, 0.9), question });
-    const s = await select(getSelector('q2c'), { cache, attention }, { budget: { count: 1 } });
+    const s = await select(q2cSelector({ before: 0, after: 0 }), { cache, attention }, { budget: { count: 1 }, granularity: 'shared' });
     assert.deepEqual(s.kind === 'shared' && Array.from(s.indices), [2]);
+    // Pooled (the default, per head): the hot key lends its score to 8 tokens after it and 4 before.
+    const pooled = await getSelector('q2c').score({ cache, attention });
+    assert.equal(pooled.granularity, 'head');
+    if (pooled.granularity === 'head') assert.deepEqual(Array.from(pooled.scores[0].subarray(0, T), (x) => x > 1), [true, true, true, true, true, true]);
+  });
+
+  test('windowMax looks `before` tokens back and `after` ahead', () => {
+    const s = Float64Array.from([0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(windowMax(s, 3, 1)), [0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(windowMax(s, 0, 0)), Array.from(s));
   });
 });
 
