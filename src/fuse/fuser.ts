@@ -21,6 +21,7 @@ import { ensure } from '../errors.js';
 import type { RopeScaling } from '../model/index.js';
 import type { AlignPolicy } from './align.js';
 import type { LayerPairing } from './layers.js';
+import { c2cMacs, c2cParameters, c2cProjectLayer, type C2CLayer } from './c2c.js';
 import { applyMap, type LinearMap } from './ridge.js';
 
 export type FuserMode = 'layer' | 'head';
@@ -61,10 +62,20 @@ export interface FuserLayer {
   /** The receiver's mean unrotated key / value row per head, (Hr·Dr): the question-only base. */
   priorKeys: Float32Array;
   priorValues: Float32Array;
+  /** Kind 'c2c-mlp' only: the trained projector of this layer (c2c.ts); `groups` is then empty. */
+  c2c?: C2CLayer;
 }
 
+/** The fuser kinds: the training-free ridge maps, and the trained C2C projector (c2c.ts). */
+export const FUSER_KINDS = ['linear-ridge', 'c2c-mlp'] as const;
+export type FuserKind = (typeof FUSER_KINDS)[number];
+
+/**
+ * A fuser of either kind (the name is historical: kind 'c2c-mlp' has the same fields, and per
+ * layer `c2c` instead of `groups`; everything downstream goes through projectLayer).
+ */
 export interface LinearFuser {
-  kind: 'linear-ridge';
+  kind: FuserKind;
   sharer: FuserModelInfo;
   receiver: FuserModelInfo;
   pairing: LayerPairing;
@@ -76,6 +87,9 @@ export interface LinearFuser {
   /** How it was fitted (calibration, alphas, scores, gate objective): JSON, informational. */
   fit: Record<string, unknown>;
 }
+
+/** Either kind of fuser. */
+export type Fuser = LinearFuser;
 
 /** Head groups of a mode: 'layer' one group of all heads; 'head' receiver h reads sharer ⌊h·Hs/Hr⌋. */
 export function headGroups(mode: FuserMode, sharerHeads: number, receiverHeads: number): Array<{ receiverHeads: number[]; sharerHeads: number[] }> {
@@ -137,6 +151,10 @@ export function projectLayer(fuser: LinearFuser, layer: number, sharerKeys: Floa
   const { sharer, receiver } = fuser;
   const L = fuser.layers[layer];
   ensure(L !== undefined, 'BAD_ARGUMENT', `the fuser has ${fuser.layers.length} receiver layers; layer ${layer} does not exist`);
+  if (fuser.kind === 'c2c-mlp') {
+    const { keys, values } = c2cProjectLayer(fuser, layer, sharerKeys, sharerValues, T);
+    return { keys, values };
+  }
   const Ds = sharer.headDim;
   const per = sharer.kvHeads * T * Ds;
   ensure(sharerKeys.length === per && sharerValues.length === per, 'CACHE_MISMATCH',
@@ -175,7 +193,10 @@ export function gateMix(projected: Float32Array, base: Float32Array, g: number):
 /** Parameter count of the fuser's maps (weights + biases). */
 export function fuserParameters(fuser: LinearFuser): number {
   let n = 0;
-  for (const L of fuser.layers) for (const g of L.groups) for (const m of [g.keys, g.values]) n += m.p * m.q + m.q;
+  for (const L of fuser.layers) {
+    if (L.c2c) n += c2cParameters(L.c2c);
+    for (const g of L.groups) for (const m of [g.keys, g.values]) n += m.p * m.q + m.q;
+  }
   return n;
 }
 
@@ -188,6 +209,7 @@ export function fuserMacsPerToken(fuser: LinearFuser, openOnly = false): number 
   let n = 0;
   for (const L of fuser.layers) {
     if (openOnly && L.gate === 0) continue;
+    if (L.c2c) n += c2cMacs(L.c2c);
     for (const g of L.groups) for (const m of [g.keys, g.values]) n += m.p * m.q;
   }
   return n;

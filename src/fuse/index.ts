@@ -17,11 +17,13 @@ export { RidgeStats, solveRidge, sumSquaredError, totalSumOfSquares, applyMap, c
 
 // The fuser: shapes, projection, gating; files; which fuser serves a pair.
 export {
-  type LinearFuser, type FuserLayer, type FuserGroup, type FuserModelInfo, type FuserMode, type FuserInputs,
+  type LinearFuser, type Fuser, type FuserKind, FUSER_KINDS, type FuserLayer, type FuserGroup, type FuserModelInfo, type FuserMode, type FuserInputs,
   projectLayer, gateMix, headGroups, fuserParameters, fuserMacsPerToken,
 } from './fuser.js';
 export { encodeFuser, saveFuser, loadFuser, FUSER_FORMAT_VERSION } from './io.js';
-export { fuserFor, checkFuser, type ModelIdentity } from './registry.js';
+export { fuserFor, checkFuser, loadFusers, type ModelIdentity } from './registry.js';
+export { c2cProjectLayer, c2cParameters, c2cMacs, type C2CLayer } from './c2c.js';
+export { exportC2CData, c2cExample, type C2CExample, type C2CExportOptions } from './c2c-data.js';
 
 // Fitting on calibration text, and the gates.
 export { taskCalibration, textCalibration, DEFAULT_CALIB_TASKS, type CalibItem } from './calib.js';

@@ -11,15 +11,23 @@
  *   gates                               (Lr)
  *
  * The metadata names both models (fingerprint, shapes, RoPE, BOS), the pairing, alignment, mode,
- * inputs, each layer's sharer layer and head groups, and how the fuser was fitted. A trained C2C
- * fuser (MLP projector, per-token per-head weights) will be another `kind` in the same container.
+ * inputs, each layer's sharer layer and head groups, and how the fuser was fitted.
+ *
+ * Kind "c2c-mlp" (the trained C2C fuser, c2c.ts; written by training/c2c/train_c2c.py, any float
+ * dtype, fp16 as shipped): per layer no groups, the priors and gates as above, metadata `c2c.hidden`
+ * (H), and the projector in PyTorch's (out, in) layout, p = 2·Hs·Ds, q = Hr·Dr:
+ *
+ *   layers.{l}.c2c.in_mean (p)  in_scale (p)  r_scale (2q)  A_s (H, p)  A_r (H, 2q)  a (H)
+ *   layers.{l}.c2c.B (H, H)  b (H)  C (2q, H)  S (2q, p)  c (2q)  E (Hr, H)  e (Hr)
+ *
  * Loading checks every tensor's shape against the metadata before using it.
  */
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { KvwireError, ensure } from '../errors.js';
 import { encodeSafetensors, readSafetensorsHeader, readTensorAsFloat32, type TensorInfo } from '../model/safetensors.js';
+import { c2cLayerFromTensors, c2cLayerTensors, c2cTensorShapes } from './c2c.js';
 import type { FuserGroup, FuserLayer, FuserModelInfo, LinearFuser } from './fuser.js';
-import { groupInputDim } from './fuser.js';
+import { FUSER_KINDS, groupInputDim } from './fuser.js';
 
 export const FUSER_FORMAT_VERSION = 1;
 const META_KEY = 'kvwire.fuser';
@@ -35,6 +43,8 @@ interface FuserMeta {
   mode: LinearFuser['mode'];
   inputs: LinearFuser['inputs'];
   layers: Array<{ sharerLayer: number; groups: Array<{ receiverHeads: number[]; sharerHeads: number[] }> }>;
+  /** Kind 'c2c-mlp': the projector's hidden width (and informational fields). */
+  c2c?: { hidden: number } & Record<string, unknown>;
   fit: Record<string, unknown>;
 }
 
@@ -54,12 +64,17 @@ export function encodeFuser(fuser: LinearFuser): Uint8Array {
     });
     tensors[`layers.${l}.prior.keys`] = { dtype: 'F32', shape: [receiver.kvHeads, receiver.headDim], data: f32(L.priorKeys) };
     tensors[`layers.${l}.prior.values`] = { dtype: 'F32', shape: [receiver.kvHeads, receiver.headDim], data: f32(L.priorValues) };
+    if (L.c2c) {
+      const shapes = c2cTensorShapes(L.c2c.hidden, L.c2c.input.p, L.c2c.output.q, receiver.kvHeads);
+      for (const [name, t] of Object.entries(c2cLayerTensors(L.c2c))) tensors[`layers.${l}.c2c.${name}`] = { dtype: 'F32', shape: shapes[name], data: f32(t) };
+    }
   });
   tensors.gates = { dtype: 'F32', shape: [fuser.layers.length], data: f32(fuser.layers.map((L) => L.gate)) };
   const meta: FuserMeta = {
     format: 'kvwire-fuser', version: FUSER_FORMAT_VERSION, kind: fuser.kind, sharer: fuser.sharer, receiver: fuser.receiver,
     pairing: fuser.pairing, alignment: fuser.alignment, mode: fuser.mode, inputs: fuser.inputs,
     layers: fuser.layers.map((L) => ({ sharerLayer: L.sharerLayer, groups: L.groups.map((g) => ({ receiverHeads: g.receiverHeads, sharerHeads: g.sharerHeads })) })),
+    ...(fuser.layers[0]?.c2c ? { c2c: { hidden: fuser.layers[0].c2c.hidden } } : {}),
     fit: fuser.fit,
   };
   return encodeSafetensors(tensors, { [META_KEY]: JSON.stringify(meta) });
@@ -100,7 +115,12 @@ export function loadFuser(file: string): LinearFuser {
   if (meta.version !== FUSER_FORMAT_VERSION) {
     throw new KvwireError('BAD_FORMAT', `${file}: fuser format version ${meta.version}; this kvwire reads version ${FUSER_FORMAT_VERSION}`, { path: file });
   }
-  if (meta.kind !== 'linear-ridge') throw new KvwireError('BAD_FORMAT', `${file}: fuser kind ${JSON.stringify(meta.kind)}; this kvwire runs "linear-ridge"`, { path: file });
+  if (!(FUSER_KINDS as readonly string[]).includes(meta.kind)) {
+    throw new KvwireError('BAD_FORMAT', `${file}: fuser kind ${JSON.stringify(meta.kind)}; this kvwire runs ${FUSER_KINDS.map((k) => `"${k}"`).join(', ')}`, { path: file });
+  }
+  const isC2C = meta.kind === 'c2c-mlp';
+  const hidden = meta.c2c?.hidden;
+  if (isC2C && (!Number.isInteger(hidden) || (hidden as number) <= 0)) bad(`metadata c2c.hidden must be a positive integer, got ${JSON.stringify(hidden)}`);
   const { sharer, receiver } = meta;
   for (const [side, m] of [['sharer', sharer], ['receiver', receiver]] as const) {
     for (const k of ['layers', 'kvHeads', 'headDim'] as const) {
@@ -120,6 +140,7 @@ export function loadFuser(file: string): LinearFuser {
   const layers: FuserLayer[] = meta.layers.map((Lm, l) => {
     if (!Number.isInteger(Lm.sharerLayer) || Lm.sharerLayer < 0 || Lm.sharerLayer >= sharer.layers) bad(`layer ${l}: sharerLayer ${Lm.sharerLayer} is outside 0..${sharer.layers - 1}`);
     const covered = new Set<number>();
+    if (isC2C && (!Array.isArray(Lm.groups) || Lm.groups.length !== 0)) bad(`layer ${l}: a c2c-mlp fuser has no head groups`);
     const groups: FuserGroup[] = Lm.groups.map((g, gi) => {
       for (const h of g.receiverHeads) { if (!Number.isInteger(h) || h < 0 || h >= receiver.kvHeads || covered.has(h)) bad(`layer ${l} group ${gi}: receiver head ${h} is out of range or repeated`); covered.add(h); }
       for (const h of g.sharerHeads) if (!Number.isInteger(h) || h < 0 || h >= sharer.kvHeads) bad(`layer ${l} group ${gi}: sharer head ${h} is outside 0..${sharer.kvHeads - 1}`);
@@ -132,13 +153,23 @@ export function loadFuser(file: string): LinearFuser {
       });
       return { receiverHeads: g.receiverHeads, sharerHeads: g.sharerHeads, keys: map('keys'), values: map('values') };
     });
-    if (covered.size !== receiver.kvHeads) bad(`layer ${l}: groups cover ${covered.size} of ${receiver.kvHeads} receiver heads`);
+    if (!isC2C && covered.size !== receiver.kvHeads) bad(`layer ${l}: groups cover ${covered.size} of ${receiver.kvHeads} receiver heads`);
+    let c2c: FuserLayer['c2c'];
+    if (isC2C) {
+      const H = hidden as number;
+      const p = 2 * sharer.kvHeads * sharer.headDim;
+      const q2 = 2 * receiver.kvHeads * receiver.headDim;
+      const shapes = c2cTensorShapes(H, p, q2, receiver.kvHeads);
+      const t = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, read(`layers.${l}.c2c.${name}`, shape)]));
+      c2c = c2cLayerFromTensors(t, H, p, q2, receiver.kvHeads);
+    }
     const gate = gates[l];
     ensure(gate >= 0 && gate <= 1, 'BAD_FORMAT', `${file}: gate of layer ${l} is ${gate}, expected [0, 1]`, file);
     return {
       sharerLayer: Lm.sharerLayer, groups, gate,
       priorKeys: read(`layers.${l}.prior.keys`, [receiver.kvHeads, receiver.headDim]),
       priorValues: read(`layers.${l}.prior.values`, [receiver.kvHeads, receiver.headDim]),
+      ...(c2c ? { c2c } : {}),
     };
   });
   return { kind: meta.kind, sharer, receiver, pairing: meta.pairing, alignment: meta.alignment, mode: meta.mode, inputs: meta.inputs, layers, fit: meta.fit ?? {} };

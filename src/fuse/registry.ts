@@ -4,8 +4,11 @@
  * fuser is never applied to a model other than the two it was fitted on (fingerprints compared:
  * id, weights and tokenizer digests).
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { KvwireError } from '../errors.js';
 import type { LinearFuser } from './fuser.js';
+import { loadFuser } from './io.js';
 
 /** The model identity a card or a loaded model gives (CardModel and ModelFingerprint both fit). */
 export interface ModelIdentity {
@@ -31,4 +34,18 @@ export function fuserFor(fusers: readonly LinearFuser[], sharer: ModelIdentity, 
 /** Throws NO_FUSER unless `fuser` was fitted for exactly this sharer and receiver. */
 export function checkFuser(fuser: LinearFuser, sharer: ModelIdentity, receiver: ModelIdentity): void {
   fuserFor([fuser], sharer, receiver);
+}
+
+/**
+ * Every fuser a receiver holds in a folder: `DIR/<sharer>--<receiver>/fuser.safetensors` (the
+ * layout of models/fusers/), either kind. A folder without that file is skipped; a malformed
+ * file throws (BAD_FORMAT / TENSOR_SHAPE from loadFuser).
+ */
+export function loadFusers(dir: string): LinearFuser[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'fuser.safetensors')))
+    .map((e) => e.name)
+    .sort()
+    .map((name) => loadFuser(join(dir, name, 'fuser.safetensors')));
 }
