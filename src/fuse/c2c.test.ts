@@ -74,10 +74,11 @@ test('models/fusers holds the three trained pairs (two heterogeneous, one same-f
 });
 
 for (const pair of pairs) {
-  test(`c2c parity with PyTorch: ${pair} (max rel err ≤ 1e-3)`, () => {
+  test(`c2c parity with PyTorch: ${pair} (max rel err ≤ 1e-3)`, (t) => {
     const fuser = loadFuser(join(root, pair, 'fuser.safetensors'));
     const ref = reference(join(root, pair));
     const e = parity(fuser, ref);
+    t.diagnostic(`max relative error: projected ${e.projected.toExponential(2)}, weights ${e.weights.toExponential(2)}, slots ${e.slots.toExponential(2)}`);
     assert.ok(e.projected <= 1e-3 && e.weights <= 1e-3 && e.slots <= 1e-3, `relative errors ${JSON.stringify(e)}`);
     // The comparison can fail: a small change of one output bias is visible.
     const L0 = fuser.layers[0].c2c!;

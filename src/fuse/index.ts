@@ -24,6 +24,7 @@ export { encodeFuser, saveFuser, loadFuser, FUSER_FORMAT_VERSION } from './io.js
 export { fuserFor, checkFuser, loadFusers, type ModelIdentity } from './registry.js';
 export { c2cProjectLayer, c2cParameters, c2cMacs, type C2CLayer } from './c2c.js';
 export { exportC2CData, c2cExample, type C2CExample, type C2CExportOptions } from './c2c-data.js';
+export { encodeFusionSection, decodeFusionSection, fusionSectionFor, fuserForCard, fuserFileDigest, FUSION_SECTION_KIND, type FusionSection } from './fusion-section.js';
 
 // Fitting on calibration text, and the gates.
 export { taskCalibration, textCalibration, DEFAULT_CALIB_TASKS, type CalibItem } from './calib.js';
