@@ -17,9 +17,10 @@ import { fingerprint, loadModel } from '../model/index.js';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../model/safetensors.js';
 import { repoRoot } from '../util/data.js';
 import { c2cProjectLayer } from './c2c.js';
+import { releaseC2CGraphs } from './c2c-graph.js';
 import { fuserMacsPerToken, fuserParameters, type LinearFuser } from './fuser.js';
 import { loadFuser, saveFuser } from './io.js';
-import { fuseSlots, fuserRope, projectReceived, slotLayout, transmittedLayers } from './protocol.js';
+import { fuseSlots, fuserRope, projectReceived, projectReceivedFast, slotLayout, transmittedLayers } from './protocol.js';
 import { fuserFor, loadFusers } from './registry.js';
 import { rotateKeys } from './rope.js';
 
@@ -117,3 +118,32 @@ test('c2c fuser: save and load round trip (fp32 file) projects identically', () 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const pair of pairs) {
+  test(`c2c onnxruntime graph = loops = PyTorch: ${pair}`, async (t) => {
+    const fuser = loadFuser(join(root, pair, 'fuser.safetensors'));
+    const ref = reference(join(root, pair));
+    const positions = Int32Array.from(ref.get('positions')!);
+    const used = transmittedLayers(fuser);
+    const received = new KvCache({ layers: used.length, kvHeads: fuser.sharer.kvHeads, headDim: fuser.sharer.headDim },
+      used.map((u) => ref.get(`sharer.keys.${u}`)!), used.map((u) => ref.get(`sharer.values.${u}`)!), positions, new Int32Array(positions.length));
+    try {
+      const only = fuser.layers.map((_, l) => l !== 1);
+      const fast = await projectReceivedFast(fuser, received, only);
+      const loops = projectReceived(fuser, received);
+      let worst = 0;
+      fuser.layers.forEach((_, l) => {
+        if (!only[l]) {
+          assert.equal(fast.keys[l].length, 0);
+          return;
+        }
+        worst = Math.max(worst, relErr(fast.keys[l], ref.get(`projected.keys.${l}`)!), relErr(fast.values[l], ref.get(`projected.values.${l}`)!));
+        assert.ok(relErr(fast.keys[l], loops.keys[l]) <= 1e-5 && relErr(fast.values[l], loops.values[l]) <= 1e-5);
+      });
+      t.diagnostic(`graph vs PyTorch: max relative error ${worst.toExponential(2)}`);
+      assert.ok(worst <= 1e-3);
+    } finally {
+      await releaseC2CGraphs(fuser);
+    }
+  });
+}

@@ -23,6 +23,7 @@ export {
 export { encodeFuser, saveFuser, loadFuser, FUSER_FORMAT_VERSION } from './io.js';
 export { fuserFor, checkFuser, loadFusers, type ModelIdentity } from './registry.js';
 export { c2cProjectLayer, c2cParameters, c2cMacs, type C2CLayer } from './c2c.js';
+export { buildC2CGraph, c2cProjectGraph, releaseC2CGraphs } from './c2c-graph.js';
 export { exportC2CData, c2cExample, type C2CExample, type C2CExportOptions } from './c2c-data.js';
 export { encodeFusionSection, decodeFusionSection, fusionSectionFor, fuserForCard, fuserFileDigest, FUSION_SECTION_KIND, type FusionSection } from './fusion-section.js';
 
@@ -33,7 +34,7 @@ export { chooseGates, reconGates, GATE_OBJECTIVES, type GateObjective, type Gate
 
 // The protocol: what is sent, and the receiver's cache (question-only and receiver-side fusion).
 export {
-  transmittedCache, transmittedLayers, projectReceived, fuseSlots, slotLayout, receiverPrefix, receiverCache, fuseIntoReceiver,
+  transmittedCache, transmittedLayers, projectReceived, projectReceivedFast, fuseSlots, slotLayout, receiverPrefix, receiverCache, fuseIntoReceiver,
   contentStart, checkReceiver, type Projected,
 } from './protocol.js';
 

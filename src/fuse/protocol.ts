@@ -27,6 +27,7 @@ import type { Session } from '../engine/index.js';
 import { ensure } from '../errors.js';
 import { KvCache } from '../kv/index.js';
 import { type ModelConfig, ropeInverseFrequencies } from '../model/index.js';
+import { c2cProjectGraph } from './c2c-graph.js';
 import { broadcastPrior, gateMix, projectLayer, type FuserModelInfo, type LinearFuser } from './fuser.js';
 import { usedSharerLayers } from './layers.js';
 import { rotateKeys } from './rope.js';
@@ -100,6 +101,33 @@ export function projectReceived(fuser: LinearFuser, received: KvCache, only?: re
   return { keys, values, sharerPositions: received.positions.slice() };
 }
 
+/**
+ * projectReceived for the receiver's hot path: a c2c-mlp fuser projects every needed layer in one
+ * onnxruntime run (c2c-graph.ts; same arithmetic as the loops, tested against them), a ridge fuser
+ * as projectReceived does.
+ */
+export async function projectReceivedFast(fuser: LinearFuser, received: KvCache, only?: readonly boolean[]): Promise<Projected> {
+  if (fuser.kind !== 'c2c-mlp') return projectReceived(fuser, received, only);
+  const layers = transmittedLayers(fuser);
+  ensure(received.layers === layers.length, 'CACHE_MISMATCH',
+    `received cache has ${received.layers} layers; the fuser reads ${layers.length} sharer layers (${layers.join(', ')})`);
+  const inv = fuserRope(fuser.sharer);
+  const open = fuser.layers.map((_, l) => !only || only[l]);
+  const needed = new Set(fuser.layers.flatMap((L, l) => (open[l] ? [layers.indexOf(L.sharerLayer)] : [])));
+  const unrotated = received.keys.map((k, u) => (needed.has(u) ? rotateKeys(k.slice(), received.kvHeads, received.positions, received.headDim, inv, -1) : k));
+  const which = fuser.layers.flatMap((_, l) => (open[l] ? [l] : []));
+  const out = await c2cProjectGraph(fuser, which, received.length, (l) => {
+    const u = layers.indexOf(fuser.layers[l].sharerLayer);
+    return { keys: unrotated[u], values: received.values[u] };
+  });
+  const empty = () => new Float32Array(0);
+  return {
+    keys: fuser.layers.map((_, l) => out.get(l)?.keys ?? empty()),
+    values: fuser.layers.map((_, l) => out.get(l)?.values ?? empty()),
+    sharerPositions: received.positions.slice(),
+  };
+}
+
 /** Receiver positions of slots and the question's start, for a sharer context of `sharerLength` tokens. */
 export function slotLayout(fuser: LinearFuser, sharerPositions: ArrayLike<number>, sharerLength: number, sharerHasBos: boolean):
   { positions: Int32Array; nextPosition: number; prefix: number } {
@@ -155,7 +183,7 @@ export async function receiverCache(receiver: Session, fuser: LinearFuser, recei
   const prefix = await receiverPrefix(receiver);
   const layout = slotLayout(fuser, received.positions, sharerLength, sharerHasBos);
   const open = fuser.layers.map((L, l) => (gates ? gates[l] : L.gate) > 0);
-  const slots = fuseSlots(fuser, projectReceived(fuser, received, open), layout.positions, gates);
+  const slots = fuseSlots(fuser, await projectReceivedFast(fuser, received, open), layout.positions, gates);
   return { cache: prefix.length ? prefix.concat(slots) : slots, nextPosition: layout.nextPosition };
 }
 
