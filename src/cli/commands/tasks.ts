@@ -22,7 +22,7 @@ export const TASKS_USAGE = `usage:
                       [--facts N]                                        (facts, twohop, instr)
                       [--worked]                                         (arith)
                       [--mc]                                             (twohop)
-                      [--open]                                           (facts: no options, answer = value)
+                      [--form letter|value|open]                         (facts; value, open: training variants)
                       [--placement front|back] [--kind instruction|fact] (instr)
 
   list     the task families, one line each
@@ -97,7 +97,7 @@ function intArg(name: string, value: string | undefined, min: number): number {
 
 /** Which task takes which CLI option. */
 const OPTION_TASKS: Record<string, readonly TaskName[]> = {
-  length: ['needle'], tokenizer: ['needle'], facts: ['facts', 'twohop', 'instr'], worked: ['arith'], mc: ['twohop'], open: ['facts'],
+  length: ['needle'], tokenizer: ['needle'], facts: ['facts', 'twohop', 'instr'], worked: ['arith'], mc: ['twohop'], form: ['facts'],
   placement: ['instr'], kind: ['instr'],
 };
 
@@ -109,7 +109,7 @@ async function exportTasks(rest: string[], io: TasksIo): Promise<number> {
     options: {
       task: { type: 'string' }, split: { type: 'string' }, n: { type: 'string', short: 'n' }, seed: { type: 'string' },
       out: { type: 'string', short: 'o' }, length: { type: 'string' }, tokenizer: { type: 'string' }, facts: { type: 'string' },
-      worked: { type: 'boolean' }, mc: { type: 'boolean' }, open: { type: 'boolean' }, placement: { type: 'string' }, kind: { type: 'string' },
+      worked: { type: 'boolean' }, mc: { type: 'boolean' }, form: { type: 'string' }, placement: { type: 'string' }, kind: { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new KvwireError('BAD_ARGUMENT', `unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -133,7 +133,7 @@ async function exportTasks(rest: string[], io: TasksIo): Promise<number> {
   if (values.facts !== undefined) for (const t of ['facts', 'twohop', 'instr'] as const) options[t].numFacts = intArg('facts', values.facts, 1);
   if (values.worked) options.arith.worked = true;
   if (values.mc) options.twohop.multipleChoice = true;
-  if (values.open) options.facts.open = true;
+  if (values.form !== undefined) options.facts.form = values.form;
   if (values.placement !== undefined) options.instr.placement = values.placement;
   if (values.kind !== undefined) options.instr.kind = values.kind;
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { facts } from './facts.js';
 import { namesFor } from './pools.js';
+import { formatTarget } from './format.js';
 import { LETTERS } from './types.js';
 import { attribute } from './world.js';
 
@@ -49,9 +50,10 @@ test('facts: train and test subjects come from disjoint name pools', () => {
   }
 });
 
-test('facts: open examples have no options and answer with the value stated about the subject', () => {
+test('facts: open and value forms answer with the value stated about the subject', () => {
   const mc = facts.generate({ split: 'train', n: 50, seed: 4 });
-  const open = facts.generate({ split: 'train', n: 50, seed: 4, open: true });
+  const open = facts.generate({ split: 'train', n: 50, seed: 4, form: 'open' });
+  const value = facts.generate({ split: 'train', n: 50, seed: 4, form: 'value' });
   for (let i = 0; i < open.length; i++) {
     const e = open[i];
     const m = e.meta as { answerText: string; goldLine: number };
@@ -61,5 +63,12 @@ test('facts: open examples have no options and answer with the value stated abou
     assert.ok(e.context.split('\n')[m.goldLine].endsWith(` ${e.answer}.`));
     assert.ok(facts.score(e, ` ${e.answer}.`));
     assert.ok(!facts.score(e, ' ' + mc[i].choices!.find((c) => c !== e.answer)));
+    // 'value': the multiple-choice example, written with the option's text instead of its letter.
+    const v = value[i];
+    assert.deepEqual(v.choices, mc[i].choices);
+    assert.equal(v.answer, mc[i].answer);
+    assert.equal(formatTarget(v), ` ${e.answer}`);
+    assert.ok(facts.score(mc[i], formatTarget(v)), 'the value target scores as the gold letter');
   }
+  assert.throws(() => facts.generate({ split: 'train', n: 1, seed: 4, form: 'word' as 'open' }), /form must be/);
 });

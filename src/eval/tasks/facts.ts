@@ -7,16 +7,20 @@
 import { drawValues, factSet, NameDrawer, ATTRIBUTES } from './world.js';
 import { rngFor } from './rng.js';
 import { scoreChoice, scoreShort } from './score.js';
+import { KvwireError } from '../../errors.js';
 import { LETTERS, checkInt, exampleId, generateEach, type GenerateOptions, type Task } from './types.js';
 
 export interface FactsOptions {
   /** Facts in the context; default: drawn per example from [8, 16]. */
   numFacts?: number;
   /**
-   * Open answer instead of multiple choice: no options, the answer is the value itself. A
-   * training variant (the binding without the letter lookup on top); evaluations use the default.
+   * How the answer is asked for and written. 'letter' (default, what evaluations use): four
+   * options, the target is the gold option's letter. Two training variants: 'value', the same
+   * options but the target is the gold option's text (the scorer maps an option's text to its
+   * letter, so such a model is scored on the same examples); 'open', no options, the answer is
+   * the value itself (the binding without the option lookup on top).
    */
-  open?: boolean;
+  form?: 'letter' | 'value' | 'open';
 }
 
 export const facts: Task<FactsOptions> = {
@@ -24,6 +28,8 @@ export const facts: Task<FactsOptions> = {
   description: 'fact retrieval: 4-choice question about one of N stated facts (distractors are in-context values)',
   generate(o: GenerateOptions & FactsOptions) {
     if (o.numFacts !== undefined) checkInt('facts', 'numFacts', o.numFacts, 1, 500);
+    const form = o.form ?? 'letter';
+    if (!['letter', 'value', 'open'].includes(form)) throw new KvwireError('BAD_ARGUMENT', `facts: form must be letter, value or open, got ${JSON.stringify(form)}`, { path: 'form' });
     return generateEach('facts', o, (i) => {
       const rng = rngFor('facts', o.split, o.seed, i);
       const names = new NameDrawer(rng, o.split);
@@ -40,8 +46,9 @@ export const facts: Task<FactsOptions> = {
         task: 'facts',
         context: lines.map((f) => f.text).join('\n'),
         question: attr.question(gold.subject),
-        answer: o.open ? gold.value : letter,
-        ...(o.open ? {} : { choices: options }),
+        answer: form === 'open' ? gold.value : letter,
+        ...(form === 'open' ? {} : { choices: options }),
+        ...(form === 'value' ? { solution: gold.value } : {}),
         meta: {
           numFacts: n,
           attribute: attr.name,

@@ -21,7 +21,7 @@ export interface Example {
   answer: string;
   /** Option texts for multiple choice, in letter order. */
   choices?: string[];
-  /** A worked solution ending in "#### answer" (arith with `worked`); when set, it is the target. */
+  /** The target when set: a worked solution ending in "#### answer" (arith with `worked`), or the gold option's text (facts with form value). */
   solution?: string;
   /** Task-specific facts about the example (what was asked, where the evidence sits, ...). */
   meta: Record<string, unknown>;
