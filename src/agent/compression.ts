@@ -11,7 +11,7 @@
  * positions) and a CardPrecision, plus the scores the selector gave them.
  */
 import { KvwireError, ensure } from '../errors.js';
-import type { KvCache } from '../kv/index.js';
+import { KvCache } from '../kv/index.js';
 import { DROPPED, type CardPrecision } from '../card/index.js';
 import { baselineCoding, planBudget, type BaselineName, type Plan } from '../plan/index.js';
 import {
@@ -53,8 +53,11 @@ export function parseCompression(name: string): Compression {
 }
 
 export interface Compressed {
-  /** The kept tokens, at their original positions (per-head selections: the union over heads). */
-  cache: KvCache;
+  /** The kept tokens, at their original positions (per-head selections: the union over heads); gathered on first use. */
+  readonly cache: KvCache;
+  /** The cache that was compressed, and the indices of the kept tokens in it (null: all): what the card encoder reads (`rows`). */
+  source: KvCache;
+  indices: Int32Array | null;
   precision: CardPrecision;
   /** The selector's score of each kept token (shared granularity), when a selector ran. */
   scores?: Float32Array;
@@ -74,10 +77,10 @@ export async function compress(cache: KvCache, c: Compression, options: { attent
   const T = cache.length;
   if (c.rdFraction !== undefined) {
     const plan = planBudget(cache, { budget: { fraction: c.rdFraction } });
-    return { cache: cache.gather(plan.kept), precision: precisionFromPlan(plan, cache.kvHeads), keptTokens: plan.kept.length, keptFraction: plan.kept.length / Math.max(1, T) };
+    return selection(cache, Int32Array.from(plan.kept), { precision: precisionFromPlan(plan, cache.kvHeads), keptTokens: plan.kept.length, keptFraction: plan.kept.length / Math.max(1, T) });
   }
   const coding = c.precision === 'fp32' ? { keys: { format: 'fp32' as const }, values: { format: 'fp32' as const } } : baselineCoding(c.precision, cache.headDim);
-  if (!c.selector || T === 0) return { cache, precision: { classes: [coding] }, absent: null, keptTokens: T, keptFraction: 1 };
+  if (!c.selector || T === 0) return { cache, source: cache, indices: null, precision: { classes: [coding] }, absent: null, keptTokens: T, keptFraction: 1 };
   const selector = getSelector(c.selector);
   const input = { cache, attention: options.attention };
   const raw = await selector.score(input);
@@ -93,18 +96,62 @@ export async function compress(cache: KvCache, c: Compression, options: { attent
     const absent = absentMask(set, cache);
     const k = keepCount(budget, T);
     const headClass = absent ? absent.map((m) => m.map((x) => (x ? DROPPED : 0))) : undefined;
-    return {
-      cache: cache.gather(union), precision: { classes: [coding], headClass }, absent, keptTokens: k, keptFraction: k / T,
+    return selection(cache, union, {
+      precision: { classes: [coding], headClass }, absent, keptTokens: k, keptFraction: k / T,
       scores: Float32Array.from(union, (t) => shared.scores[t]),
-    };
+    });
   }
   // One token set for every layer and head.
   const set = selectTopK(shared, { budget, sinks, granularity: 'shared' }, cache);
   if (set.kind !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give one shared token set`);
-  return {
-    cache: cache.gather(set.indices), precision: { classes: [coding] }, absent: null, keptTokens: set.indices.length, keptFraction: set.indices.length / T,
+  return selection(cache, set.indices, {
+    precision: { classes: [coding] }, absent: null, keptTokens: set.indices.length, keptFraction: set.indices.length / T,
     scores: Float32Array.from(set.indices, (t) => shared.scores[t]),
+  });
+}
+
+/** A Compressed whose `cache` (the gathered kept tokens) is made only when someone reads it. */
+function selection(source: KvCache, indices: Int32Array, rest: Omit<Compressed, 'cache' | 'source' | 'indices'>): Compressed {
+  let gathered: KvCache | null = null;
+  return { ...rest, source, indices, get cache() { return (gathered ??= gatherRuns(source, indices)); } };
+}
+
+/**
+ * KvCache.gather, copying each run of consecutive indices at once (a selection pooled over a
+ * window is made of runs, so this is a few hundred copies per layer and head instead of one
+ * per token). Indices must be strictly increasing in 0..T-1 (as every selector gives them).
+ */
+export function gatherRuns(cache: KvCache, indices: Int32Array): KvCache {
+  const T = cache.length;
+  const n = indices.length;
+  for (let i = 0; i < n; i++) {
+    ensure(Number.isInteger(indices[i]) && indices[i] >= 0 && indices[i] < T && (i === 0 || indices[i] > indices[i - 1]), 'BAD_ARGUMENT',
+      `gather: indices must increase within 0..${T - 1}; entry ${i} is ${indices[i]}`);
+  }
+  const D = cache.headDim;
+  const H = cache.kvHeads;
+  const runs: number[] = []; // [start index in `indices`, length] pairs
+  for (let i = 0; i < n;) {
+    let end = i + 1;
+    while (end < n && indices[end] === indices[end - 1] + 1) end++;
+    runs.push(i, end - i);
+    i = end;
+  }
+  const pick = (src: Float32Array) => {
+    const out = new Float32Array(H * n * D);
+    for (let h = 0; h < H; h++) {
+      const s0 = h * T * D;
+      const d0 = h * n * D;
+      for (let r = 0; r < runs.length; r += 2) {
+        const i = runs[r];
+        const t = indices[i];
+        out.set(src.subarray(s0 + t * D, s0 + (t + runs[r + 1]) * D), d0 + i * D);
+      }
+    }
+    return out;
   };
+  return new KvCache(cache.shape, cache.keys.map(pick), cache.values.map(pick),
+    Int32Array.from(indices, (t) => cache.positions[t]), Int32Array.from(indices, (t) => cache.tokens[t]));
 }
 
 /**

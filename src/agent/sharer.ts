@@ -110,7 +110,8 @@ export class Sharer {
     const c = parseCompression(compression);
     const t0 = performance.now();
     const kept = await compress(ctx.cache, c, { attention: ctx.attention });
-    const writer = createCardWriter(kept.cache, {
+    const writer = createCardWriter(kept.source, {
+      rows: kept.indices ?? undefined,
       model: this.options.model, precision: kept.precision, nextPosition: ctx.cache.nextPosition, layerGroup: this.options.layerGroup,
       key: this.options.key, scores: kept.scores, shared: options.shared,
       meta: { compression, keptFraction: kept.keptFraction, hops: this.options.hops ?? 1, createdBy: 'kvwire 0.1.0', ...options.meta },

@@ -7,7 +7,7 @@ import { CardDecoder, decodeCard } from './decode.js';
 import { cardBytes, encodeCard } from './encode.js';
 import { OTHER_MODEL, TEST_KEY, TEST_MODEL, testCache } from './fixtures.js';
 import { presetPrecision } from './precision.js';
-import { DROPPED } from './layout.js';
+import { DROPPED, padded } from './layout.js';
 
 const shape = { layers: 3, kvHeads: 2, headDim: 16 };
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -124,7 +124,7 @@ describe('CacheCard round trip', () => {
     assert.equal(same.digest, shared.digest);
   });
 
-  it('codes per-head class maps (mapScope 2): each head its own rows, DROPPED entries absent and zero', () => {
+  it('codes per-head class maps (mapScope 3 packed, and 2 as bytes): each head its own rows, DROPPED entries absent and zero', () => {
     const N = 23;
     const D = shape.headDim;
     // layer l, head h: class (t + h) % 2, and every third token (offset by l + h) dropped
@@ -140,7 +140,15 @@ describe('CacheCard round trip', () => {
     const card = encodeCard(cache, { model: TEST_MODEL, precision: { classes, headClass }, tokenBlock: 10 });
     assert.equal(card.bytes.length, cardBytes(shape, N, { classes, headClass }, { model: TEST_MODEL, tokenBlock: 10 }));
     const got = decodeCard(card.bytes);
-    assert.equal(got.info.versionMinor, 1, 'a per-head card is version 1.1');
+    assert.equal(got.info.versionMinor, 2, 'a bit-packed per-head card is version 1.2');
+    const asBytes = encodeCard(cache, { model: TEST_MODEL, precision: { classes, headClass }, tokenBlock: 10, headMap: 'bytes' });
+    assert.equal(asBytes.bytes.length, cardBytes(shape, N, { classes, headClass }, { model: TEST_MODEL, tokenBlock: 10, headMap: 'bytes' }));
+    const got1 = decodeCard(asBytes.bytes);
+    assert.equal(got1.info.versionMinor, 1, 'a byte-map per-head card is version 1.1');
+    // 2 classes + DROPPED: 2 bits per entry instead of 8
+    assert.equal(asBytes.bytes.length - card.bytes.length, padded(8 * N + 3 * 2 * N) - padded(8 * N + Math.ceil((3 * 2 * N * 2) / 8)));
+    assertSameCache(got1.cache, got.cache);
+    assert.deepEqual(got1.absent, got.absent);
     assert.equal(decodeCard(encodeCard(cache, { model: TEST_MODEL, precision: { classes } }).bytes).info.versionMinor, 0);
     assert.deepEqual(got.absent, headClass.map((m) => m.map((c) => (c === DROPPED ? 1 : 0))));
     for (let l = 0; l < 3; l++) {

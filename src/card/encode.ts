@@ -12,7 +12,7 @@ import { encodeInto } from '../quant/index.js';
 import {
   CARD_FLAG_SIGNED, CARD_HEADER, CHUNK_HEADER, END_DIGEST_BYTES, END_HMAC_BYTES, KIND, LAYOUT, MAGIC, PLAN_HEADER,
   REQUIRED_KINDS, SECTION_FLAG_REQUIRED, SECTION_HEADER, SPEC_ENTRY, VERSION_MAJOR, VERSION_MINOR, chunkCount,
-  chunkEntries, chunkRange, padded, specToEntry, writeStruct, type CardGeometry, type CardPrecisionTable,
+  chunkEntries, chunkRange, packHeadMap, packedMapBytes, padded, specToEntry, writeStruct, type CardGeometry, type CardPrecisionTable,
 } from './layout.js';
 import { precisionTable, type CardModel, type CardPrecision } from './types.js';
 
@@ -34,6 +34,16 @@ export interface EncodeCardOptions {
   key?: Uint8Array | string;
   /** Extra sections, written before the chunks (tests use them for unknown kinds). */
   extraSections?: Array<{ kind: number; required: boolean; body: Uint8Array }>;
+  /**
+   * The cache's token indices the card carries (strictly increasing in 0..T-1; default all): a
+   * selection is encoded straight from the full cache, without gathering a copy first.
+   */
+  rows?: Int32Array;
+  /**
+   * How a per-head class map travels: 'packed' (default; PLAN.mapScope 3, b bits per entry,
+   * card version 1.2) or 'bytes' (mapScope 2, one byte per entry, version 1.1, for 1.1 readers).
+   */
+  headMap?: 'packed' | 'bytes';
 }
 
 export interface EncodedCard {
@@ -73,18 +83,30 @@ export interface CardWriter {
 }
 
 export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { shared?: boolean }): CardWriter {
-  const n = cache.length;
+  const rows = options.rows ?? null;
+  if (rows) {
+    for (let i = 0; i < rows.length; i++) {
+      ensure(Number.isInteger(rows[i]) && rows[i] >= 0 && rows[i] < cache.length && (i === 0 || rows[i] > rows[i - 1]), 'BAD_ARGUMENT',
+        `encodeCard: rows must be increasing token indices in 0..${cache.length - 1}; entry ${i} is ${rows[i]}`);
+    }
+  }
+  const n = rows ? rows.length : cache.length;
+  const src: CardSource = {
+    cache, rows, tokens: rows ? Int32Array.from(rows, (t) => cache.tokens[t]) : cache.tokens,
+    positions: rows ? Int32Array.from(rows, (t) => cache.positions[t]) : cache.positions,
+  };
+  const lastNext = n === 0 ? 0 : src.positions[n - 1] + 1;
   const geometry: CardGeometry = {
     layers: cache.layers, kvHeads: cache.kvHeads, headDim: cache.headDim, tokenCount: n,
     layerGroup: options.layerGroup ?? 1, tokenBlock: options.tokenBlock ?? Math.max(1, n),
   };
   ensure(Number.isInteger(geometry.layerGroup) && geometry.layerGroup >= 1, 'BAD_ARGUMENT', `encodeCard: layerGroup must be a positive integer, got ${geometry.layerGroup}`);
   ensure(Number.isInteger(geometry.tokenBlock) && geometry.tokenBlock >= 1, 'BAD_ARGUMENT', `encodeCard: tokenBlock must be a positive integer, got ${geometry.tokenBlock}`);
-  const nextPosition = options.nextPosition ?? cache.nextPosition;
-  ensure(Number.isInteger(nextPosition) && nextPosition >= cache.nextPosition && nextPosition <= 0xffffffff, 'BAD_ARGUMENT',
-    `encodeCard: nextPosition ${nextPosition} must be an integer >= ${cache.nextPosition} (one past the last cached position)`);
-  ensure(n === 0 || cache.positions[0] >= 0, 'BAD_ARGUMENT', `encodeCard: positions must be >= 0, got ${cache.positions[0]}`);
-  const table = precisionTable(options.precision, cache.layers, n, cache.kvHeads);
+  const nextPosition = options.nextPosition ?? lastNext;
+  ensure(Number.isInteger(nextPosition) && nextPosition >= lastNext && nextPosition <= 0xffffffff, 'BAD_ARGUMENT',
+    `encodeCard: nextPosition ${nextPosition} must be an integer >= ${lastNext} (one past the last cached position)`);
+  ensure(n === 0 || src.positions[0] >= 0, 'BAD_ARGUMENT', `encodeCard: positions must be >= 0, got ${src.positions[0]}`);
+  const table = withHeadMap(precisionTable(options.precision, cache.layers, n, cache.kvHeads), options.headMap);
   if (options.scores) {
     ensure(options.scores.length === n, 'BAD_ARGUMENT', `encodeCard: ${options.scores.length} scores for ${n} tokens`);
   }
@@ -93,7 +115,7 @@ export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { 
     modelSection(options.model),
     fixed(KIND.LAYOUT, LAYOUT.size, (b) => writeStruct(LAYOUT, { ...geometry, nextPosition, chunkCount: chunkCount(geometry) }, b)),
     planSection(table, cache.layers),
-    tokensSection(cache, table),
+    tokensSection(src, table),
   ];
   if (options.meta) {
     const json = utf8.encode(JSON.stringify(options.meta));
@@ -105,9 +127,10 @@ export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { 
   }
   for (const x of options.extraSections ?? []) sections.push({ kind: x.kind, required: x.required, length: x.body.length, write: (b) => b.set(x.body) });
   const chunks = chunkCount(geometry);
-  for (let i = 0; i < chunks; i++) sections.push(chunkSection(cache, geometry, table, i));
-  // Per-head class maps (PLAN.mapScope 2) came with version 1.1; other cards stay 1.0, byte for byte.
-  const versionMinor = table.classMap?.perHead ? 1 : VERSION_MINOR;
+  for (let i = 0; i < chunks; i++) sections.push(chunkSection(src, geometry, table, i));
+  // Per-head class maps came with version 1.1 (bytes, mapScope 2) and 1.2 (bit-packed, mapScope 3);
+  // other cards stay 1.0, byte for byte.
+  const versionMinor = table.classMap?.perHead ? (table.classMap.packed ? 2 : 1) : VERSION_MINOR;
   return sectionWriter(sections, { key: options.key, shared: options.shared, override: { versionMinor } });
 }
 
@@ -197,14 +220,21 @@ function sectionWriter(sections: PendingSection[], options: AssembleOptions & { 
  * (without META/SCORES/extra sections, which add 48 + padded(length) each).
  */
 export function cardBytes(shape: { layers: number; kvHeads: number; headDim: number }, tokenCount: number, precision: CardPrecision,
-  options: { model: CardModel; layerGroup?: number; tokenBlock?: number; signed?: boolean }): number {
+  options: { model: CardModel; layerGroup?: number; tokenBlock?: number; signed?: boolean; headMap?: 'packed' | 'bytes' }): number {
   const g: CardGeometry = { ...shape, tokenCount, layerGroup: options.layerGroup ?? 1, tokenBlock: options.tokenBlock ?? Math.max(1, tokenCount) };
-  const table = precisionTable(precision, shape.layers, tokenCount, shape.kvHeads);
+  const table = withHeadMap(precisionTable(precision, shape.layers, tokenCount, shape.kvHeads), options.headMap);
   const section = (len: number) => SECTION_HEADER.size + padded(len);
   let total = CARD_HEADER.size + section(modelSection(options.model).length) + section(LAYOUT.size)
     + section(planLength(table, shape.layers)) + section(tokensLength(tokenCount, table));
   for (let i = 0; i < chunkCount(g); i++) total += section(chunkEntries(g, table, i).bodyBytes);
   return total + section(END_DIGEST_BYTES + (options.signed ? END_HMAC_BYTES : 0));
+}
+
+/** Marks a per-head map as bit-packed (the default) or bytes. */
+function withHeadMap(t: CardPrecisionTable, headMap: 'packed' | 'bytes' = 'packed'): CardPrecisionTable {
+  ensure(headMap === 'packed' || headMap === 'bytes', 'BAD_ARGUMENT', `encodeCard: headMap must be 'packed' or 'bytes', got ${String(headMap)}`);
+  if (t.classMap?.perHead) t.classMap.packed = headMap === 'packed';
+  return t;
 }
 
 function view(b: Uint8Array): DataView {
@@ -236,47 +266,64 @@ export const planLength = (t: CardPrecisionTable, layers: number): number =>
 /** PLAN: header, quantizer table, then [class][layer] pairs of u8 spec indices (keys, values). */
 function planSection(t: CardPrecisionTable, layers: number): PendingSection {
   return fixed(KIND.PLAN, planLength(t, layers), (b) => {
-    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, mapScope: t.classMap?.perHead ? 2 : t.classMap?.perLayer ? 1 : 0, reserved: 0, reserved2: 0 }, b);
+    const mapScope = t.classMap?.perHead ? (t.classMap.packed ? 3 : 2) : t.classMap?.perLayer ? 1 : 0;
+    writeStruct(PLAN_HEADER, { specCount: t.specs.length, classCount: t.assign.length, mapScope, reserved: 0, reserved2: 0 }, b);
     t.specs.forEach((s, i) => writeStruct(SPEC_ENTRY, specToEntry(s), b, PLAN_HEADER.size + SPEC_ENTRY.size * i));
     let o = PLAN_HEADER.size + SPEC_ENTRY.size * t.specs.length;
     for (const cls of t.assign) for (const [k, v] of cls) { b[o++] = k; b[o++] = v; }
   });
 }
 
-export const tokensLength = (n: number, t: CardPrecisionTable): number => 8 * n + (t.classMap?.classes.length ?? 0);
+export const tokensLength = (n: number, t: CardPrecisionTable): number =>
+  8 * n + (t.classMap?.packed ? packedMapBytes(t.classMap.classes.length, t.assign.length) : t.classMap?.classes.length ?? 0);
 
-/** TOKENS: ids (i32 × N), positions (i32 × N), classes (u8 × N, or × L·N per layer; only with more than one class). */
-function tokensSection(cache: KvCache, t: CardPrecisionTable): PendingSection {
-  const n = cache.length;
+/**
+ * TOKENS: ids (i32 × N), positions (i32 × N), classes (u8 × N, or × L·N per layer; only with
+ * more than one class; or the per-head map: L·H·N bytes, or bit-packed).
+ */
+function tokensSection(src: CardSource, t: CardPrecisionTable): PendingSection {
+  const n = src.tokens.length;
   return fixed(KIND.TOKENS, tokensLength(n, t), (b) => {
     const v = view(b);
     for (let i = 0; i < n; i++) {
-      v.setInt32(4 * i, cache.tokens[i], true);
-      v.setInt32(4 * (n + i), cache.positions[i], true);
+      v.setInt32(4 * i, src.tokens[i], true);
+      v.setInt32(4 * (n + i), src.positions[i], true);
     }
-    if (t.classMap) b.set(t.classMap.classes, 8 * n);
+    if (t.classMap?.packed) packHeadMap(t.classMap.classes, t.assign.length, b.subarray(8 * n));
+    else if (t.classMap) b.set(t.classMap.classes, 8 * n);
   });
 }
 
 /** CHUNK i: its header, then every entry of chunkEntries coded with quant.encode. */
-function chunkSection(cache: KvCache, g: CardGeometry, t: CardPrecisionTable, i: number): PendingSection {
+/** What the chunks read: the cache, and which of its tokens the card carries (null: all). */
+interface CardSource { cache: KvCache; rows: Int32Array | null; tokens: Int32Array; positions: Int32Array }
+
+function chunkSection(source: CardSource, g: CardGeometry, t: CardPrecisionTable, i: number): PendingSection {
   const { entries, bodyBytes } = chunkEntries(g, t, i);
   const r = chunkRange(g, i);
+  const cache = source.cache;
   return fixed(KIND.CHUNK, bodyBytes, (b) => {
     writeStruct(CHUNK_HEADER, { index: i, ...r, reserved: 0 }, b);
     const D = g.headDim;
     const T = cache.length;
     let scratch: Float32Array | null = null; // gathered rows of a class that is not one contiguous run
+    let mapped = new Int32Array(0); // the entry's rows as indices into the source cache
     for (const e of entries) {
       const src = (e.kv === 0 ? cache.keys : cache.values)[e.layer];
       const head = src.subarray(e.head * T * D, (e.head + 1) * T * D);
       const rows = e.rows.length;
-      const contiguous = e.rows[rows - 1] - e.rows[0] === rows - 1;
+      let at = e.rows;
+      if (source.rows) {
+        if (mapped.length < rows) mapped = new Int32Array(Math.max(rows, 2 * mapped.length));
+        at = mapped.subarray(0, rows);
+        for (let k = 0; k < rows; k++) at[k] = source.rows[e.rows[k]];
+      }
+      const contiguous = at[rows - 1] - at[0] === rows - 1;
       let data: Float32Array;
-      if (contiguous) data = head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D);
+      if (contiguous) data = head.subarray(at[0] * D, (at[0] + rows) * D);
       else {
         if (!scratch || scratch.length < rows * D) scratch = new Float32Array(rows * D);
-        data = gatherRows(head, e.rows, D, scratch.subarray(0, rows * D));
+        data = gatherRows(head, at, D, scratch.subarray(0, rows * D));
       }
       const name = `${e.kv ? 'values' : 'keys'}[layer ${e.layer}, head ${e.head}, class ${e.cls}]`;
       encodeInto(e.spec, data, rows, D, b.subarray(e.offset, e.offset + e.bytes), name);
@@ -284,7 +331,13 @@ function chunkSection(cache: KvCache, g: CardGeometry, t: CardPrecisionTable, i:
   });
 }
 
+/** Copies `rows` of `head` (rows × D) into `out`, one copy per run of consecutive rows. */
 function gatherRows(head: Float32Array, rows: Int32Array, D: number, out: Float32Array): Float32Array {
-  for (let k = 0; k < rows.length; k++) out.set(head.subarray(rows[k] * D, rows[k] * D + D), k * D);
+  for (let k = 0; k < rows.length;) {
+    let end = k + 1;
+    while (end < rows.length && rows[end] === rows[end - 1] + 1) end++;
+    out.set(head.subarray(rows[k] * D, (rows[end - 1] + 1) * D), k * D);
+    k = end;
+  }
   return out;
 }

@@ -169,7 +169,7 @@ export const LAYOUT = defineStruct('Layout', [
 export const PLAN_HEADER = defineStruct('PlanHeader', [
   ['specCount', 'u16', 'entries S of the quantizer table, 1..255'],
   ['classCount', 'u16', 'precision classes C, 1..255'],
-  ['mapScope', 'u8', '0: one class per token (TOKENS.classes N bytes); 1: per layer (L x N bytes); 2: per layer and KV head (L x H x N bytes, 255 = dropped)'],
+  ['mapScope', 'u8', '0: one class per token (TOKENS.classes N bytes); 1: per layer (L x N bytes); 2: per layer and KV head (L x H x N bytes, 255 = dropped); 3: per layer and KV head, bit-packed (ceil(L x H x N x b / 8) bytes, symbol C = dropped)'],
   ['reserved', 'u8', '0'],
   ['reserved2', 'u16', '0'],
 ] as const);
@@ -266,7 +266,70 @@ export interface CardPrecisionTable {
    * where DROPPED marks a (layer, head, token) the card does not carry (per-head selections).
    * Null when there is one class and nothing is dropped.
    */
-  classMap: { perLayer: boolean; perHead?: boolean; classes: Uint8Array } | null;
+  classMap: { perLayer: boolean; perHead?: boolean; packed?: boolean; classes: Uint8Array } | null;
+}
+
+/**
+ * Bits per symbol of a bit-packed per-head class map (PLAN.mapScope 3): C classes plus the
+ * DROPPED symbol (written as C) in the fewest of 1, 2, 4 or 8 bits.
+ */
+export function headMapBits(classCount: number): number {
+  return classCount + 1 <= 2 ? 1 : classCount + 1 <= 4 ? 2 : classCount + 1 <= 16 ? 4 : 8;
+}
+
+/** Bytes of a bit-packed per-head map of `count` entries. */
+export const packedMapBytes = (count: number, classCount: number): number => Math.ceil((count * headMapBits(classCount)) / 8);
+
+/**
+ * Packs a byte class map (classes 0..C-1, DROPPED = 255) as mapScope 3 symbols: entry i takes
+ * bits (i·b) mod 8 .. of byte floor(i·b / 8), low bits first; DROPPED is written as C.
+ */
+export function packHeadMap(classes: Uint8Array, classCount: number, out: Uint8Array = new Uint8Array(packedMapBytes(classes.length, classCount))): Uint8Array {
+  const b = headMapBits(classCount);
+  out.fill(0);
+  if (b === 1) {
+    // C = 1: bit i set where entry i is DROPPED, 8 entries per byte.
+    const n = classes.length;
+    const whole = n & ~7;
+    let i = 0;
+    for (; i < whole; i += 8) {
+      out[i >> 3] = (classes[i] === DROPPED ? 1 : 0) | (classes[i + 1] === DROPPED ? 2 : 0) | (classes[i + 2] === DROPPED ? 4 : 0)
+        | (classes[i + 3] === DROPPED ? 8 : 0) | (classes[i + 4] === DROPPED ? 16 : 0) | (classes[i + 5] === DROPPED ? 32 : 0)
+        | (classes[i + 6] === DROPPED ? 64 : 0) | (classes[i + 7] === DROPPED ? 128 : 0);
+    }
+    for (; i < n; i++) if (classes[i] === DROPPED) out[i >> 3] |= 1 << (i & 7);
+    return out;
+  }
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i];
+    const sym = c === DROPPED ? classCount : c;
+    const bit = i * b;
+    out[bit >> 3] |= sym << (bit & 7);
+  }
+  return out;
+}
+
+/**
+ * Unpacks a mapScope 3 map into a byte map (DROPPED = 255). Returns the index of the first bad
+ * entry instead of throwing (symbol above C, or a non-zero unused bit at the end: index `count`),
+ * so the reader can name it; -1 when every entry is valid.
+ */
+export function unpackHeadMap(bytes: Uint8Array, count: number, classCount: number, out: Uint8Array): number {
+  const b = headMapBits(classCount);
+  const mask = (1 << b) - 1;
+  if (b === 1) {
+    for (let i = 0; i < count; i++) out[i] = (bytes[i >> 3] >> (i & 7)) & 1 ? DROPPED : 0;
+  } else {
+    for (let i = 0; i < count; i++) {
+      const bit = i * b;
+      const sym = (bytes[bit >> 3] >> (bit & 7)) & mask;
+      if (sym > classCount) return i;
+      out[i] = sym === classCount ? DROPPED : sym;
+    }
+  }
+  const used = count * b;
+  if (used & 7 && bytes[used >> 3] >> (used & 7)) return count;
+  return -1;
 }
 
 export function chunkCount(g: CardGeometry): number {

@@ -8,7 +8,7 @@
 import { KvwireError } from '../errors.js';
 import { decode, sectionLayout } from '../quant/index.js';
 import {
-  CHUNK_HEADER, DROPPED, LAYOUT, PLAN_HEADER, SPEC_ENTRY, chunkCount, chunkEntries, chunkRange, entryToSpec, readStruct,
+  CHUNK_HEADER, DROPPED, LAYOUT, PLAN_HEADER, SPEC_ENTRY, chunkCount, chunkEntries, chunkRange, entryToSpec, packedMapBytes, readStruct, unpackHeadMap,
   type CardGeometry, type CardPrecisionTable,
 } from './layout.js';
 import type { CardLimits, CardModel } from './types.js';
@@ -82,7 +82,7 @@ export function readPlan(body: Uint8Array, layout: Layout): CardPrecisionTable {
   if (h.specCount < 1 || h.specCount > 255) throw corrupt('PLAN.specCount', `${h.specCount} is outside 1..255`);
   if (h.classCount < 1 || h.classCount > 255) throw corrupt('PLAN.classCount', `${h.classCount} is outside 1..255`);
   if (h.reserved !== 0 || h.reserved2 !== 0) throw corrupt('PLAN.reserved', 'must be 0');
-  if (h.mapScope > 2) throw new KvwireError('CARD_UNSUPPORTED', `card PLAN.mapScope ${h.mapScope}: v1 knows 0 (per token), 1 (per layer) and 2 (per layer and head)`, { path: 'PLAN.mapScope' });
+  if (h.mapScope > 3) throw new KvwireError('CARD_UNSUPPORTED', `card PLAN.mapScope ${h.mapScope}: v1 knows 0 (per token), 1 (per layer), 2 (per layer and head) and 3 (per layer and head, bit-packed)`, { path: 'PLAN.mapScope' });
   if (h.mapScope === 1 && h.classCount === 1) throw corrupt('PLAN.mapScope', 'a per-layer class map with a single class');
   const want = PLAN_HEADER.size + SPEC_ENTRY.size * h.specCount + 2 * h.classCount * layout.layers;
   if (body.length !== want) throw corrupt('PLAN', `body is ${body.length} bytes, expected ${want} for ${h.specCount} quantizers, ${h.classCount} classes, ${layout.layers} layers`);
@@ -103,13 +103,14 @@ export function readPlan(body: Uint8Array, layout: Layout): CardPrecisionTable {
     if (k >= h.specCount || v >= h.specCount) throw corrupt(`PLAN.assign[${c}][${l}]`, `quantizer index ${Math.max(k, v)} >= ${h.specCount}`);
     return [k, v];
   }));
-  const classMap = h.mapScope === 2 ? { perLayer: true, perHead: true, classes: new Uint8Array(0) }
+  const classMap = h.mapScope >= 2 ? { perLayer: true, perHead: true, packed: h.mapScope === 3, classes: new Uint8Array(0) }
     : h.classCount > 1 ? { perLayer: h.mapScope === 1, classes: new Uint8Array(0) } : null;
   return { specs, assign, classMap };
 }
 
 export function tokensLength(layout: Layout, plan: CardPrecisionTable): number {
   const m = plan.classMap;
+  if (m?.packed) return 8 * layout.tokenCount + packedMapBytes(layout.layers * layout.kvHeads * layout.tokenCount, plan.assign.length);
   return 8 * layout.tokenCount + (m ? (m.perHead ? layout.layers * layout.kvHeads : m.perLayer ? layout.layers : 1) * layout.tokenCount : 0);
 }
 
@@ -131,7 +132,14 @@ export function readTokens(body: Uint8Array, layout: Layout, plan: CardPrecision
   if (n && positions[n - 1] >= layout.nextPosition) {
     throw corrupt(`TOKENS.positions[${n - 1}]`, `${positions[n - 1]} is not below LAYOUT.nextPosition ${layout.nextPosition}`);
   }
-  if (plan.classMap) {
+  if (plan.classMap?.packed) {
+    const count = layout.layers * layout.kvHeads * n;
+    const cls = new Uint8Array(count);
+    const bad = unpackHeadMap(body.subarray(8 * n), count, plan.assign.length, cls);
+    if (bad === count) throw corrupt('TOKENS.classes', 'non-zero unused bits after the last packed entry');
+    if (bad >= 0) throw corrupt(`TOKENS.classes[${bad}]`, `packed symbol above ${plan.assign.length} (DROPPED) for ${plan.assign.length} classes`);
+    plan.classMap.classes = cls;
+  } else if (plan.classMap) {
     const cls = body.slice(8 * n);
     const dropped = plan.classMap.perHead ? DROPPED : -1;
     for (let i = 0; i < cls.length; i++) {
@@ -178,16 +186,30 @@ export function readChunk(body: Uint8Array, i: number, layout: Layout, plan: Car
     const zeros = e.zeroCount ? halves(body, v, o, e.zeroCount) : undefined;
     const head = (e.kv === 0 ? keys : values)[e.layer].subarray(e.head * N * D, (e.head + 1) * N * D);
     const contiguous = e.rows[rows - 1] - e.rows[0] === rows - 1;
-    const out = contiguous ? head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D) : new Float32Array(rows * D);
+    // Rows that are not one run (per-head selections) decode into a reused scratch buffer, then
+    // go to their places run by run.
+    if (!contiguous && scratch.length < rows * D) scratch = new Float32Array(Math.max(rows * D, 2 * scratch.length));
+    const out = contiguous ? head.subarray(e.rows[0] * D, (e.rows[0] + rows) * D) : scratch.subarray(0, rows * D);
     try {
       decode({ spec: e.spec, rows, cols: D, codes, scales, zeros }, out);
     } catch (cause) {
       throw new KvwireError('CARD_CORRUPT',
         `card CHUNK[${i}] ${e.kv ? 'values' : 'keys'} layer ${e.layer} head ${e.head}: ${(cause as Error).message}`, { path: `CHUNK[${i}]`, cause });
     }
-    if (!contiguous) for (let k = 0; k < rows; k++) head.set(out.subarray(k * D, k * D + D), e.rows[k] * D);
+    if (!contiguous) {
+      const r = e.rows;
+      for (let k = 0; k < rows;) {
+        let end = k + 1;
+        while (end < rows && r[end] === r[end - 1] + 1) end++;
+        head.set(out.subarray(k * D, end * D), r[k] * D);
+        k = end;
+      }
+    }
   }
 }
+
+/** Decode scratch for rows that are not one run; grows to the largest entry seen, reused across chunks. */
+let scratch = new Float32Array(0);
 
 /** n little-endian fp16 bit patterns at byte `at` of `body` (a view when aligned, else a copy). */
 function halves(body: Uint8Array, v: DataView, at: number, n: number): Uint16Array {

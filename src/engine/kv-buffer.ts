@@ -33,12 +33,16 @@ export class KvBuffer {
       const v = cache.values[l];
       const bk = buf.keys[l];
       const bv = buf.values[l];
+      // Head-major -> token-major with plain loops: a subarray + set per (head, token) row cost
+      // more than the copy itself (two objects per 64-float row).
       for (let h = 0; h < KV; h++) {
         for (let t = 0; t < T; t++) {
           const src = (h * T + t) * D;
           const dst = (t * KV + h) * D;
-          bk.set(k.subarray(src, src + D), dst);
-          bv.set(v.subarray(src, src + D), dst);
+          for (let d = 0; d < D; d++) {
+            bk[dst + d] = k[src + d];
+            bv[dst + d] = v[src + d];
+          }
         }
       }
     }

@@ -36,14 +36,64 @@ export function topKIndices(scores: Float64Array, k: number, sinks = 0, recent =
   for (let t = 0; t < Math.min(sinks, T) && taken < k; t++) if (!keep[t]) { keep[t] = 1; taken++; }
   for (let t = T - 1; t >= Math.max(0, T - recent) && taken < k; t--) if (!keep[t]) { keep[t] = 1; taken++; }
   if (taken < k) {
-    const rest: number[] = [];
-    for (let t = 0; t < T; t++) if (!keep[t]) rest.push(t);
-    rest.sort((a, b) => scores[b] - scores[a] || a - b);
-    for (let i = 0; taken < k; i++, taken++) keep[rest[i]] = 1;
+    // The (k - taken)-th largest remaining score by selection (expected O(T), no sort), then
+    // every score above it and, ties to the lower index, as many equal to it as are still needed:
+    // the same set a sort by (score desc, index asc) would give.
+    const need = k - taken;
+    const rest = new Float64Array(T - taken);
+    let m = 0;
+    for (let t = 0; t < T; t++) if (!keep[t]) rest[m++] = scores[t];
+    const threshold = nthLargest(rest, need);
+    let above = 0;
+    for (let t = 0; t < T; t++) if (!keep[t] && scores[t] > threshold) above++;
+    let ties = need - above;
+    for (let t = 0; t < T; t++) {
+      if (keep[t]) continue;
+      const s = scores[t];
+      if (s > threshold) keep[t] = 1;
+      else if (s === threshold && ties > 0) { keep[t] = 1; ties--; }
+    }
+    taken = k;
   }
   const out = new Int32Array(k);
   for (let t = 0, i = 0; t < T; t++) if (keep[t]) out[i++] = t;
   return out;
+}
+
+/**
+ * The n-th largest value (1-based) of `a` (reordered in place): Hoare-partition quickselect with
+ * a median-of-three pivot, expected O(length). Values must be finite (-0 and 0 compare equal).
+ */
+export function nthLargest(a: Float64Array, n: number): number {
+  ensure(Number.isInteger(n) && n >= 1 && n <= a.length, 'BAD_ARGUMENT', `nthLargest: n = ${n} is outside 1..${a.length}`);
+  // Descending order: the answer sits at index n - 1.
+  const want = n - 1;
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    // median of three, as the pivot value
+    let x = a[lo], y = a[mid], z = a[hi];
+    if (x < y) { const s = x; x = y; y = s; }
+    if (y < z) { const s = y; y = z; z = s; if (x < y) { const s2 = x; x = y; y = s2; } }
+    const pivot = y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const s = a[i]; a[i] = a[j]; a[j] = s;
+        i++;
+        j--;
+      }
+    }
+    // [lo, j] >= pivot, [i, hi] <= pivot, (j, i) == pivot
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return pivot;
+  }
+  return a[want];
 }
 
 /** Mean over KV heads: (kvHeads, T) -> (T). */
