@@ -10,7 +10,7 @@
  */
 import type { Session } from '../engine/index.js';
 import type { TextTokenizer } from '../model/index.js';
-import { decodeCard, type CardLimits, type CardModel, type DecodedCard } from '../card/index.js';
+import { FloatPool, decodeCard, type CardLimits, type CardModel, type DecodedCard } from '../card/index.js';
 import { fetchCard, postJson } from '../transport/index.js';
 
 export interface ReceiverOptions {
@@ -54,6 +54,12 @@ export interface Answer {
 }
 
 export class Receiver {
+  /**
+   * K/V arrays of cards this receiver decoded, injected (the session copies them) and dropped:
+   * the next card of the same size decodes into them instead of fresh, page-faulting memory.
+   */
+  private readonly pool = new FloatPool();
+
   constructor(private readonly session: Session, readonly options: ReceiverOptions) {}
 
   get tokenizer(): TextTokenizer {
@@ -62,7 +68,7 @@ export class Receiver {
 
   /** Gets and verifies a card (nothing is injected unless it verifies). */
   async receive(source: CardSource): Promise<{ card: DecodedCard; bytes: number; attempts: number; decodeMs: number; sharer?: Answer['sharer'] }> {
-    const opts = { expectModel: this.options.model, key: this.options.key, limits: this.options.limits };
+    const opts = { expectModel: this.options.model, key: this.options.key, limits: this.options.limits, pool: this.pool };
     if ('card' in source) return { card: source.card, bytes: source.card.info.totalLength, attempts: 0, decodeMs: 0 };
     if ('bytes' in source) {
       const a = performance.now();
@@ -84,6 +90,9 @@ export class Receiver {
     const got = await this.receive(source);
     const t1 = performance.now();
     const seq = this.session.inject(got.card.cache, { nextPosition: got.card.nextPosition, absent: got.card.absent });
+    // inject copied the cache into the sequence; a card this receiver decoded itself is not
+    // seen by anyone else, so its arrays go back to the pool (a card given decoded stays the caller's).
+    if (!('card' in source)) this.pool.give([...got.card.cache.keys, ...got.card.cache.values]);
     const t2 = performance.now();
     const answer = await this.answer(seq, question, t0, options);
     return {

@@ -31,6 +31,44 @@ export interface CardDecoderOptions {
   /** Shared HMAC key: the card must be signed with it (CARD_SIGNATURE otherwise). */
   key?: Uint8Array | string;
   limits?: Partial<CardLimits>;
+  /**
+   * Where the decoded K/V arrays come from: arrays given back to the pool after an earlier card
+   * (a receiver that injects and drops each card) are reused instead of fresh allocations.
+   */
+  pool?: FloatPool;
+}
+
+/**
+ * Float32 arrays given back after use, reused by later decodes of the same size. A fresh 50–100 MB
+ * cache costs a page fault per 4 KiB on first write, which in this VM took as long as decoding
+ * it; reused arrays are already mapped. Holds at most `maxBytes`; not thread-safe (one per thread).
+ */
+export class FloatPool {
+  private readonly free = new Map<number, Float32Array[]>();
+  private held = 0;
+  constructor(readonly maxBytes = 1 << 30) {}
+
+  /** An array of exactly n floats (contents arbitrary), or null when none is pooled. */
+  take(n: number): Float32Array | null {
+    const a = this.free.get(n)?.pop() ?? null;
+    if (a) this.held -= a.byteLength;
+    return a;
+  }
+
+  /** Hands arrays back (the caller must not use them afterwards); whole-buffer arrays only. */
+  give(arrays: Iterable<Float32Array>): void {
+    for (const a of arrays) {
+      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.buffer instanceof SharedArrayBuffer) continue;
+      if (this.held + a.byteLength > this.maxBytes) continue;
+      const list = this.free.get(a.length) ?? [];
+      if (list.includes(a)) continue;
+      list.push(a);
+      this.free.set(a.length, list);
+      this.held += a.byteLength;
+    }
+  }
+
+  get bytes(): number { return this.held; }
 }
 
 /** Layers [from, to) are fully decoded. */
@@ -71,6 +109,12 @@ export class CardDecoder {
   private readonly skipped: number[] = [];
   private result: DecodedCard | null = null;
   private error: unknown = null;
+
+  /** Zeroed arrays of n floats: from the pool when it has one (zeroed here), else fresh. */
+  private readonly alloc = (n: number): Float32Array => {
+    const a = this.options.pool?.take(n);
+    return a ? a.fill(0) : new Float32Array(n);
+  };
 
   constructor(private readonly options: CardDecoderOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -283,7 +327,7 @@ export class CardDecoder {
       }
       case KIND.CHUNK: {
         const i = this.nextChunk++;
-        readChunk(body, i, this.layout!, this.plan!, this.keys, this.values);
+        readChunk(body, i, this.layout!, this.plan!, this.keys, this.values, this.alloc);
         const blocks = Math.max(1, Math.ceil(this.layout!.tokenCount / this.layout!.tokenBlock));
         if ((i + 1) % blocks === 0) {
           const from = Math.floor(i / blocks) * this.layout!.layerGroup;

@@ -174,3 +174,33 @@ describe('encodeCard({ rows }): a selection encoded from the full cache', () => 
     expectCode(() => encodeCard(cache, { model: TEST_MODEL, precision: one, rows, nextPosition: cache.positions[49] }), 'BAD_ARGUMENT', 'nextPosition inside the rows');
   });
 });
+
+describe('CardDecoder({ pool })', () => {
+  it('decodes into pooled arrays exactly as into fresh ones, dropped entries zero even when the pooled arrays were dirty', async () => {
+    const { FloatPool } = await import('./decode.js');
+    const shape = { layers: 3, kvHeads: 2, headDim: 8 };
+    const N = 29;
+    const cache = testCache(shape, N, 12);
+    const int4: QuantSpec = { format: 'int4', scheme: 'asym', axis: 'group', group: 4 };
+    const headClass = Array.from({ length: shape.layers }, (_, l) => randomMap(shape.kvHeads * N, 1, 500 + l));
+    const card = encodeCard(cache, { model: TEST_MODEL, precision: { classes: [{ keys: int4, values: int4 }], headClass } }).bytes;
+    const fresh = decodeCard(card);
+    const pool = new FloatPool();
+    const dirty = Array.from({ length: 2 * shape.layers }, () => new Float32Array(shape.kvHeads * N * shape.headDim).fill(NaN));
+    pool.give(dirty);
+    assert.equal(pool.bytes, 2 * shape.layers * shape.kvHeads * N * shape.headDim * 4);
+    const pooled = decodeCard(card, { pool });
+    assert.equal(pool.bytes, 0, 'every array came from the pool');
+    for (let l = 0; l < shape.layers; l++) {
+      assert.ok(dirty.some((a) => a === pooled.cache.keys[l]) && dirty.some((a) => a === pooled.cache.values[l]));
+      assert.ok(bits(pooled.cache.keys[l]).equals(bits(fresh.cache.keys[l])), `keys ${l}`);
+      assert.ok(bits(pooled.cache.values[l]).equals(bits(fresh.cache.values[l])), `values ${l}`);
+    }
+    // arrays of another size, views and shared memory are not taken
+    pool.give([new Float32Array(5), new Float32Array(10).subarray(2), new Float32Array(new SharedArrayBuffer(40))]);
+    assert.equal(pool.bytes, 20);
+    const again = decodeCard(card, { pool });
+    assert.ok(bits(again.cache.keys[0]).equals(bits(fresh.cache.keys[0])));
+    assert.equal(pool.bytes, 20);
+  });
+});

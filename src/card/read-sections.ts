@@ -159,7 +159,8 @@ export function expectedChunkBytes(layout: Layout, plan: CardPrecisionTable): nu
  * Decodes chunk i into `keys` / `values` ([layer] -> (kvHeads, N, headDim) float32; arrays of
  * the chunk's layers are allocated here when missing).
  */
-export function readChunk(body: Uint8Array, i: number, layout: Layout, plan: CardPrecisionTable, keys: Float32Array[], values: Float32Array[]): void {
+export function readChunk(body: Uint8Array, i: number, layout: Layout, plan: CardPrecisionTable, keys: Float32Array[], values: Float32Array[],
+  alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): void {
   const { entries, bodyBytes } = chunkEntries(layout, plan, i);
   if (body.length !== bodyBytes) throw corrupt(`CHUNK[${i}]`, `body is ${body.length} bytes, expected ${bodyBytes}`);
   const h = readStruct(CHUNK_HEADER, body);
@@ -173,8 +174,8 @@ export function readChunk(body: Uint8Array, i: number, layout: Layout, plan: Car
   const D = layout.headDim;
   const size = layout.kvHeads * N * D;
   for (let l = r.layerStart; l < r.layerStart + r.layerCount; l++) {
-    keys[l] ??= new Float32Array(size);
-    values[l] ??= new Float32Array(size);
+    keys[l] ??= alloc(size);
+    values[l] ??= alloc(size);
   }
   const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
   for (const e of entries) {
