@@ -60,17 +60,15 @@ function table(title, rows, referenceOf) {
   return out.join('\n');
 }
 
-/** Seed 001's number for row `label` of reference table `key`, column `dataset`. */
+/** Seed 001's number in reference table `key`, for the row whose first cell is `row`, column `col`. */
 function ref(key) {
   const t = REFERENCE[key];
-  return (label, dataset) => {
-    const [row, col] = Array.isArray(label) ? label : [label, dataset];
-    const r = t.rows.find((x) => x.slice(0, row.length).join('|') === row.join('|'));
+  return (row, col) => {
+    const r = t.rows.find((x) => x[0] === row);
     const c = t.header.indexOf(col);
     return r && c >= 0 ? r[c] : '';
   };
 }
-// Reference look-ups: a row is matched by its leading cells; pruning rows also carry the dataset.
 const ptq = ref('ptq');
 const pruning = (order, p) => (lbl, theirs) => {
   const t = REFERENCE.pruning;
@@ -82,13 +80,13 @@ const sections = [];
 sections.push(table('Table 1: post-training quantization (whole cache)', [
   ['full cache (fp32 in process, counted as FP16)', ['FP16 baseline'], 'full', null, null, {}],
   ['FP16', null, 'quant', null, 'fp16', {}],
-  ['INT8 (KIVI: keys per channel, values per token)', ['INT8 PTQ'], 'quant', null, 'int8', {}],
-  ['INT4 (KIVI)', ['INT4 PTQ'], 'quant', null, 'int4', {}],
-  ['INT8, one symmetric scale per head (seed 001\'s)', null, 'quant', null, 'int8-head', {}],
-  ['INT4, one symmetric scale per head', null, 'quant', null, 'int4-head', {}],
+  ['INT8 (KIVI: keys per channel, values per token)', null, 'quant', null, 'int8', {}],
+  ['INT4 (KIVI)', null, 'quant', null, 'int4', {}],
+  ['INT8, one symmetric scale per head (seed 001\'s PTQ)', ['INT8 PTQ'], 'quant', null, 'int8-head', {}],
+  ['INT4, one symmetric scale per head (seed 001\'s PTQ)', ['INT4 PTQ'], 'quant', null, 'int4-head', {}],
   ['NF4 (KIVI pairing)', null, 'quant', null, 'nf4', {}],
   ['INT2 (KIVI, groups of 32)', null, 'quant', null, 'int2', {}],
-], (row, col) => ptq([row[0]], col)));
+], (row, col) => ptq(row[0], col)));
 
 const pruneRows = [];
 for (const order of ['front', 'back']) for (const p of [0.75, 0.5, 0.25, 0.1]) {
@@ -100,7 +98,7 @@ const sel = ref('selection');
 sections.push(table('Table 4: token selection at p = 0.25, INT8', [
   ['full cache', null, 'full', null, null, {}],
   ...['vnorm', 'knorm', 'random', 'front', 'back', 'h2o', 'snapkv', 'q2c'].map((s) => [s, s === 'vnorm' ? ['vnorm'] : null, 'select', 0.25, 'int8', { selector: s }]),
-], (row, col) => sel([row[0]], col)));
+], (row, col) => sel(row[0], col)));
 
 const rd = ref('rd');
 sections.push(table('Table 5: rate-distortion plans at a fraction of the FP16 bytes', [
@@ -109,14 +107,14 @@ sections.push(table('Table 5: rate-distortion plans at a fraction of the FP16 by
     [`${name} (drop+int8)`, [`${name} (drop+int8)`], 'plan', b, null, { actions: ['int8'] }],
     [`${name} (drop+int4+int8)`, [`${name} (drop+int4+int8)`], 'plan', b, null, { actions: ['int4', 'int8'] }],
   ]),
-], (row, col) => rd([row[0]], col)));
+], (row, col) => rd(row[0], col)));
 
 const mixed = ref('mixed');
 sections.push(table('Table 7: mixed precision (INT8, last k layers FP16)', [
   ['full cache', null, 'full', null, null, {}],
   ['INT8, every layer', null, 'quant', null, 'int8', {}],
   ...[2, 4, 8].map((k) => [`INT8 + last-${k} FP16`, [`INT8 + last-${k} FP16`], 'quant', null, 'int8', { lastFp16: k }]),
-], (row, col) => mixed([row[0]], col)));
+], (row, col) => mixed(row[0], col)));
 
 sections.push(table('Figures 1-2 (points): front/back truncation with INT4 rows', [
   ['full cache', null, 'full', null, null, {}],

@@ -190,7 +190,9 @@ async function runWorkers(cells: Cell[], exec: ConstructorParameters<typeof Cell
           next();
         } else {
           failure ??= msg.code ? new KvwireError(msg.code, msg.message) : new Error(`sweep worker failed: ${msg.stack ?? msg.message}`);
-          stopAll();
+          // Stop this worker and let the others finish their current cell (kept in the results):
+          // terminating a worker inside an onnxruntime call aborts the whole process, hiding the error.
+          next();
         }
       });
       worker.on('error', (e) => {
