@@ -15,7 +15,7 @@ import { KvCache } from '../kv/index.js';
 import { DROPPED, type CardPrecision } from '../card/index.js';
 import { baselineCoding, planBudget, type BaselineName, type Plan } from '../plan/index.js';
 import {
-  SELECTOR_NAMES, absentMask, aggregateScores, getSelector, keepCount, selectTopK, unionIndices, type AttentionSource, type SelectorName,
+  SELECTOR_NAMES, absentMask, aggregateScores, getSelector, keepCount, q2cSelector, selectTopK, unionIndices, type AttentionSource, type SelectorName,
 } from '../select/index.js';
 
 export interface Compression {
@@ -28,11 +28,50 @@ export interface Compression {
   keep?: number;
   /** Rate–distortion plan at this fraction of the FP16 bytes. */
   rdFraction?: number;
+  /** `+floorN`: each head keeps at least min(T, N) tokens (a floor for short contexts; it costs bytes). */
+  floor?: number;
+  /** `+recentN`: always keep the context's last N tokens (every head). */
+  recent?: number;
+  /** `+sinkN`: always keep the context's first N tokens (default 1). */
+  sinks?: number;
+  /** `+poolBxA`: Q2C's max-pool window, B tokens back and A ahead (default 8x4). */
+  pool?: { before: number; after: number };
+  /** `+shared`: one token set for every layer and head (scores averaged), instead of the selector's per-head sets. */
+  shared?: boolean;
 }
 
 const ALIASES: Record<string, BaselineName | 'fp32'> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', int4: 'int4g', int4g: 'int4g', int2: 'int2-kivi', 'int2-kivi': 'int2-kivi', nf4: 'nf4' };
 
+/**
+ * Selection options after the name, each `+OPTION`: `floorN`, `recentN`, `sinkN`, `poolBxA`
+ * (e.g. `int4-q2c25+floor32+recent8`). Only with a selector.
+ */
+function parseOptions(name: string, opts: string[], c: Compression): Compression {
+  ensure(c.selector !== undefined, 'BAD_ARGUMENT', `compression "${name}": +options need a selector (e.g. int4-q2c25+floor32)`);
+  for (const o of opts) {
+    const m = /^(floor|recent|sink)(\d+)$/.exec(o);
+    const p = /^pool(\d+)x(\d+)$/.exec(o);
+    if (m) {
+      const n = Number(m[2]);
+      ensure(Number.isSafeInteger(n), 'BAD_ARGUMENT', `compression "${name}": ${o} is too large`);
+      if (m[1] === 'floor') c.floor = n;
+      else if (m[1] === 'recent') c.recent = n;
+      else c.sinks = n;
+    } else if (o === 'shared') {
+      c.shared = true;
+    } else if (p) {
+      ensure(c.selector === 'q2c', 'BAD_ARGUMENT', `compression "${name}": +pool is a Q2C option`);
+      c.pool = { before: Number(p[1]), after: Number(p[2]) };
+    } else {
+      throw new KvwireError('BAD_ARGUMENT', `compression "${name}": unknown option "+${o}"; options are +floorN, +recentN, +sinkN, +poolBxA, +shared`);
+    }
+  }
+  return c;
+}
+
 export function parseCompression(name: string): Compression {
+  const [head, ...opts] = name.split('+');
+  if (opts.length) return parseOptions(name, opts, { ...parseCompression(head), name });
   const rd = /^rd(\d+(?:\.\d+)?)$/.exec(name);
   if (rd) {
     const f = Number(rd[1]) / 100;
@@ -81,17 +120,19 @@ export async function compress(cache: KvCache, c: Compression, options: { attent
   }
   const coding = c.precision === 'fp32' ? { keys: { format: 'fp32' as const }, values: { format: 'fp32' as const } } : baselineCoding(c.precision, cache.headDim);
   if (!c.selector || T === 0) return { cache, source: cache, indices: null, precision: { classes: [coding] }, absent: null, keptTokens: T, keptFraction: 1 };
-  const selector = getSelector(c.selector);
+  const selector = c.pool && c.selector === 'q2c' ? q2cSelector(c.pool) : getSelector(c.selector);
   const input = { cache, attention: options.attention };
   const raw = await selector.score(input);
-  const sinks = options.sinks ?? 1;
-  const budget = { ratio: c.keep! };
+  const sinks = c.sinks ?? options.sinks ?? 1;
+  const recent = c.recent ?? 0;
+  const byRatio = keepCount({ ratio: c.keep! }, T);
+  const budget = c.floor === undefined ? { ratio: c.keep! } : { count: Math.max(byRatio, Math.min(T, c.floor)) };
   const shared = aggregateScores(raw, 'shared', cache);
   if (shared.granularity !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give shared scores`);
-  if (selector.granularity === 'head') {
+  if (selector.granularity === 'head' && !c.shared) {
     // Each KV head keeps its own k tokens (per-head selection): the card carries the union of
     // them, each (layer, head, token) a head does not keep marked DROPPED (PLAN.mapScope 2).
-    const set = selectTopK(raw, { budget, sinks, granularity: 'head' }, cache);
+    const set = selectTopK(raw, { budget, sinks, recent, granularity: 'head' }, cache);
     const union = unionIndices(set);
     const absent = absentMask(set, cache);
     const k = keepCount(budget, T);
@@ -102,7 +143,7 @@ export async function compress(cache: KvCache, c: Compression, options: { attent
     });
   }
   // One token set for every layer and head.
-  const set = selectTopK(shared, { budget, sinks, granularity: 'shared' }, cache);
+  const set = selectTopK(shared, { budget, sinks, recent, granularity: 'shared' }, cache);
   if (set.kind !== 'shared') throw new KvwireError('ENGINE', `selector ${c.selector} did not give one shared token set`);
   return selection(cache, set.indices, {
     precision: { classes: [coding] }, absent: null, keptTokens: set.indices.length, keptFraction: set.indices.length / T,
