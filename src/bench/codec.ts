@@ -6,6 +6,13 @@
  *
  *   npm run bench:codec            (after npx tsc -p .)
  *   node dist/bench/codec.js --tokens 1024 --reps 5
+ *
+ * `--card`: the whole card path instead, as the handoff's sharer and receiver run it, on random
+ * K/V and a random question-attention mass (14 query heads): plan (compress + card writer set-up),
+ * encode (every section), decode (CardDecoder fed 64 KiB pieces, reusing its arrays through a
+ * FloatPool where the build has one, as the receiver does) and KvBuffer.fromCache (inject's
+ * layout change), median ms per --compressions. `--root DIR` runs another build's dist/ (a git
+ * worktree of an older commit, built with tsc) in the same way, for before/after on one machine.
  */
 import { parseArgs } from 'node:util';
 import { KvCache } from '../kv/kv-cache.js';
@@ -14,6 +21,10 @@ import {
   type CacheQuantOptions, type QuantizedCache,
 } from '../quant/index.js';
 import { measure, printTable, writeResults, type Row } from './report.js';
+import os from 'node:os';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../util/data.js';
 
 const TARGET_ENCODE_GBPS = 1;
 const TARGET_DECODE_GBPS = 2;
@@ -23,6 +34,9 @@ const { values: args } = parseArgs({
     tokens: { type: 'string', default: '4096' },
     reps: { type: 'string', default: '9' },
     warmup: { type: 'string', default: '3' },
+    card: { type: 'boolean' },
+    root: { type: 'string' },
+    compressions: { type: 'string', default: 'int4-q2c25,int4,int8,fp16' },
   },
 });
 const T = Number(args.tokens);
@@ -75,6 +89,68 @@ function rmse(cache: KvCache, outK: Float32Array[], outV: Float32Array[]): numbe
     }
   }
   return Math.sqrt(sum / n);
+}
+
+/** --card: plan / encode / decode / fromCache of whole cards from the build at `root`. */
+async function cardPath(root: string): Promise<void> {
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  const from = async (m: string): Promise<any> => import(pathToFileURL(join(root, 'dist', m)).href);
+  const { KvCache: Cache } = await from('kv/kv-cache.js');
+  const quant = await from('quant/index.js');
+  const { compress, parseCompression } = await from('agent/compression.js');
+  const card = await from('card/index.js');
+  const { KvBuffer } = await from('engine/kv-buffer.js');
+  const heads = 14;
+  const rng = quant.createRng(7);
+  const per = shape.kvHeads * T * shape.headDim;
+  const layer = () => quant.fillNormal(new Float32Array(per), rng);
+  const src = new Cache(shape, Array.from({ length: shape.layers }, layer), Array.from({ length: shape.layers }, layer),
+    Int32Array.from({ length: T }, (_, t) => t), Int32Array.from({ length: T }, (_, t) => 300 + t));
+  const mass = Array.from({ length: shape.layers }, () => Float32Array.from({ length: heads * T }, () => rng() ** 8));
+  const attention = { heads, contextMass: () => Promise.reject(new Error('unused')), questionMass: () => Promise.resolve(mass) };
+  const model = { id: '0123456789abcdef', family: 'qwen2', shape: 'random', weightsDigest: 'a', tokenizerDigest: 'b' };
+  const pool = card.FloatPool ? new card.FloatPool() : null;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const rows: Row[] = [];
+  for (const name of args.compressions!.split(',')) {
+    const ms = { plan: [] as number[], encode: [] as number[], decode: [] as number[], fromCache: [] as number[] };
+    let bytes = 0;
+    for (let r = 0; r < warmup + reps; r++) {
+      const keep = r >= warmup;
+      let t = performance.now();
+      const kept = await compress(src, parseCompression(name), { attention });
+      const writer = kept.source
+        ? card.createCardWriter(kept.source, { rows: kept.indices ?? undefined, model, precision: kept.precision, nextPosition: T, scores: kept.scores })
+        : card.createCardWriter(kept.cache, { model, precision: kept.precision, nextPosition: T, scores: kept.scores });
+      if (keep) ms.plan.push(performance.now() - t);
+      t = performance.now();
+      while (writer.step() !== null);
+      const bytesOf = writer.result().bytes as Uint8Array;
+      if (keep) ms.encode.push(performance.now() - t);
+      bytes = bytesOf.length;
+      t = performance.now();
+      const dec = new card.CardDecoder(pool ? { pool } : {});
+      for (let o = 0; o < bytesOf.length; o += 65536) dec.push(bytesOf.subarray(o, o + 65536));
+      const got = dec.finish();
+      if (keep) ms.decode.push(performance.now() - t);
+      t = performance.now();
+      KvBuffer.fromCache(got.cache);
+      if (keep) ms.fromCache.push(performance.now() - t);
+      pool?.give([...got.cache.keys, ...got.cache.values]);
+    }
+    rows.push({ card: name, bytes, 'plan ms': median(ms.plan), 'encode ms': median(ms.encode), 'decode ms': median(ms.decode), 'fromCache ms': median(ms.fromCache) });
+  }
+  printTable(rows);
+  const path = writeResults(`codec-card-${T}${args.root ? '-' + basename(args.root) : ''}`, {
+    command: `node dist/bench/codec.js ${process.argv.slice(2).join(' ')}`, root, shape: { ...shape, tokens: T }, loadAverage: os.loadavg(),
+    method: `median of ${reps} after ${warmup} warm-up`, rows,
+  });
+  console.log(`\nwrote ${path}`);
+}
+
+if (args.card) {
+  await cardPath(args.root ?? repoRoot);
+  process.exit(0);
 }
 
 const cache = makeCache();
