@@ -6,6 +6,9 @@
 export { Sharer, type SharerOptions, type SharedContext, type CardResult } from './sharer.js';
 export { Receiver, type ReceiverOptions, type CardSource, type AnswerOptions, type Answer } from './receiver.js';
 
+// Cross-model cards (FUSION section): the sharer's half (the receiver's is Receiver with `fusers`).
+export { encodeFusedCard, type FusedCardOptions } from './fusion.js';
+
 // What a sharer sends, by name (precision, selector, rate–distortion plan).
 export { parseCompression, compress, precisionFromPlan, type Compression, type Compressed } from './compression.js';
 

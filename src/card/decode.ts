@@ -23,11 +23,22 @@ import {
 import {
   absentFromPlan, checkModel, corrupt, expectedChunkBytes, overLimit, readChunk, readLayout, readModel, readPlan, readTokens, tokensLength, type Layout,
 } from './read-sections.js';
+import { readFusion, type FusionSection } from './fusion.js';
 import { DEFAULT_LIMITS, type CardInfo, type CardLimits, type CardModel, type DecodedCard } from './types.js';
 
 export interface CardDecoderOptions {
-  /** Refuse cards bound to another model (CARD_MODEL). */
+  /**
+   * This receiver's model. A same-model card whose MODEL differs is refused (CARD_MODEL). A
+   * cross-model card (with a FUSION section) must name this model as its receiver (CARD_MODEL
+   * otherwise), and is refused with NO_FUSER unless `acceptFusion` is given.
+   */
   expectModel?: CardModel;
+  /**
+   * Called when a FUSION section has been read, before any payload: `sharer` is the card's MODEL.
+   * Throw to refuse the card (a receiver without a fuser for this sharer throws NO_FUSER). With
+   * it, a card without FUSION is still checked against `expectModel` as usual.
+   */
+  acceptFusion?: (sharer: CardModel, fusion: FusionSection) => void;
   /** Shared HMAC key: the card must be signed with it (CARD_SIGNATURE otherwise). */
   key?: Uint8Array | string;
   limits?: Partial<CardLimits>;
@@ -97,6 +108,7 @@ export class CardDecoder {
   private sectionsSeen = 0;
   private header: ValuesOf<typeof CARD_HEADER> | null = null;
   private model: CardModel | null = null;
+  private fusion: FusionSection | null = null;
   private layout: Layout | null = null;
   private plan: CardPrecisionTable | null = null;
   private ids: { tokens: Int32Array; positions: Int32Array } | null = null;
@@ -271,7 +283,7 @@ export class CardDecoder {
     this.checkOrder(hdr.kind, where);
     const want = this.expectedLength(hdr.kind);
     if (want !== null && hdr.length !== want) throw corrupt(`${where}.length`, `${hdr.length}, expected ${want}`);
-    if ((hdr.kind === KIND.MODEL || hdr.kind === KIND.META) && hdr.length > this.limits.maxMetaBytes) {
+    if ((hdr.kind === KIND.MODEL || hdr.kind === KIND.META || hdr.kind === KIND.FUSION) && hdr.length > this.limits.maxMetaBytes) {
       throw overLimit(`${where}.length`, `${hdr.length} exceeds ${this.limits.maxMetaBytes}`);
     }
     this.phase = 'body';
@@ -285,6 +297,11 @@ export class CardDecoder {
   private checkOrder(kind: number, where: string): void {
     const stage = this.model === null ? KIND.MODEL : this.layout === null ? KIND.LAYOUT : this.plan === null ? KIND.PLAN
       : this.ids === null ? KIND.TOKENS : this.nextChunk < this.layout.chunkCount ? KIND.CHUNK : KIND.END;
+    if (kind === KIND.FUSION) {
+      // At most one, after MODEL and before LAYOUT (optional sections may sit between).
+      if (this.model === null || this.layout !== null || this.fusion !== null) throw corrupt(where, 'FUSION must come once, after MODEL and before LAYOUT');
+      return;
+    }
     if (REQUIRED_KINDS.has(kind) && kind !== stage) throw corrupt(where, `expected a ${kindName(stage)} section here`);
     if (kind === KIND.SCORES && this.layout === null) throw corrupt(where, 'SCORES must follow LAYOUT');
     if (kind === KIND.END && this.sectionsSeen + 1 !== this.header!.sectionCount) {
@@ -307,10 +324,33 @@ export class CardDecoder {
     switch (kind) {
       case KIND.MODEL:
         this.model = readModel(body);
-        if (this.options.expectModel) checkModel(this.model, this.options.expectModel);
+        // MODEL may be a sharer's (a FUSION section follows): checked at FUSION or, without one, at
+        // LAYOUT — either way before any payload.
         return;
+      case KIND.FUSION: {
+        const f = readFusion(body);
+        const want = this.options.expectModel;
+        if (want) {
+          for (const k of ['id', 'weightsDigest', 'tokenizerDigest'] as const) {
+            if (f.receiver[k] !== want[k]) {
+              throw new KvwireError('CARD_MODEL', `card is a cross-model payload for another receiver: FUSION.receiver ${k} is ${JSON.stringify(f.receiver[k])}, ` +
+                `this receiver's model has ${JSON.stringify(want[k])}`, { path: `FUSION.receiver.${k}` });
+            }
+          }
+          if (!this.options.acceptFusion) {
+            throw new KvwireError('NO_FUSER', `card carries K/V of sharer ${this.model!.family} ${this.model!.id} for fusion, and this reader holds no fusers`, { path: this.model!.id });
+          }
+        }
+        this.options.acceptFusion?.(this.model!, f);
+        this.fusion = f;
+        return;
+      }
       case KIND.LAYOUT:
+        if (!this.fusion && this.options.expectModel) checkModel(this.model!, this.options.expectModel);
         this.layout = readLayout(body, this.limits);
+        if (this.fusion && this.layout.layers !== this.fusion.layerIndex.length) {
+          throw corrupt('LAYOUT.layers', `${this.layout.layers}, but FUSION lists ${this.fusion.layerIndex.length} sharer layers`);
+        }
         return;
       case KIND.PLAN:
         this.plan = readPlan(body, this.layout!);
@@ -375,7 +415,7 @@ export class CardDecoder {
     const info: CardInfo = {
       versionMajor: this.header!.versionMajor, versionMinor: this.header!.versionMinor, signed, totalLength: this.header!.totalLength,
       sectionCount: this.header!.sectionCount, model: this.model!, ...shape, tokenCount: L.tokenCount, nextPosition: L.nextPosition,
-      layerGroup: L.layerGroup, tokenBlock: L.tokenBlock, chunkCount: L.chunkCount, precision: this.plan!,
+      layerGroup: L.layerGroup, tokenBlock: L.tokenBlock, chunkCount: L.chunkCount, precision: this.plan!, fusion: this.fusion,
     };
     this.result = {
       info, cache: new KvCache(shape, this.keys, this.values, this.ids!.positions, this.ids!.tokens), nextPosition: L.nextPosition,

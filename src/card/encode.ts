@@ -11,9 +11,10 @@ import type { KvCache } from '../kv/index.js';
 import { encodeInto } from '../quant/index.js';
 import {
   CARD_FLAG_SIGNED, CARD_HEADER, CHUNK_HEADER, END_DIGEST_BYTES, END_HMAC_BYTES, KIND, LAYOUT, MAGIC, PLAN_HEADER,
-  REQUIRED_KINDS, SECTION_FLAG_REQUIRED, SECTION_HEADER, SPEC_ENTRY, VERSION_MAJOR, VERSION_MINOR, chunkCount,
+  FUSION_VERSION_MINOR, REQUIRED_KINDS, SECTION_FLAG_REQUIRED, SECTION_HEADER, SPEC_ENTRY, VERSION_MAJOR, VERSION_MINOR, chunkCount,
   chunkEntries, chunkRange, packHeadMap, packedMapBytes, padded, specToEntry, writeStruct, type CardGeometry, type CardPrecisionTable,
 } from './layout.js';
+import { encodeFusion, fusionLength, type FusionSection } from './fusion.js';
 import { precisionTable, type CardModel, type CardPrecision } from './types.js';
 
 export interface EncodeCardOptions {
@@ -44,6 +45,12 @@ export interface EncodeCardOptions {
    * card version 1.2) or 'bytes' (mapScope 2, one byte per entry, version 1.1, for 1.1 readers).
    */
   headMap?: 'packed' | 'bytes';
+  /**
+   * A cross-model card (docs/cachecard.md "FUSION"): `model` is the sharer, the cache holds the
+   * sharer layers `fusion.layerIndex` (so `fusion.layerIndex.length` must equal the cache's
+   * layers) and the card names the receiver it is for. Written right after MODEL; version 1.3.
+   */
+  fusion?: FusionSection;
 }
 
 export interface EncodedCard {
@@ -111,8 +118,10 @@ export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { 
     ensure(options.scores.length === n, 'BAD_ARGUMENT', `encodeCard: ${options.scores.length} scores for ${n} tokens`);
   }
 
+  const fusion = options.fusion ? fusionSection(options.fusion, cache.layers) : null;
   const sections: PendingSection[] = [
     modelSection(options.model),
+    ...(fusion ? [fusion] : []),
     fixed(KIND.LAYOUT, LAYOUT.size, (b) => writeStruct(LAYOUT, { ...geometry, nextPosition, chunkCount: chunkCount(geometry) }, b)),
     planSection(table, cache.layers),
     tokensSection(src, table),
@@ -130,7 +139,8 @@ export function createCardWriter(cache: KvCache, options: EncodeCardOptions & { 
   for (let i = 0; i < chunks; i++) sections.push(chunkSection(src, geometry, table, i));
   // Per-head class maps came with version 1.1 (bytes, mapScope 2) and 1.2 (bit-packed, mapScope 3);
   // other cards stay 1.0, byte for byte.
-  const versionMinor = table.classMap?.perHead ? (table.classMap.packed ? 2 : 1) : VERSION_MINOR;
+  // A FUSION section came with 1.3.
+  const versionMinor = fusion ? FUSION_VERSION_MINOR : table.classMap?.perHead ? (table.classMap.packed ? 2 : 1) : VERSION_MINOR;
   return sectionWriter(sections, { key: options.key, shared: options.shared, override: { versionMinor } });
 }
 
@@ -220,12 +230,13 @@ function sectionWriter(sections: PendingSection[], options: AssembleOptions & { 
  * (without META/SCORES/extra sections, which add 48 + padded(length) each).
  */
 export function cardBytes(shape: { layers: number; kvHeads: number; headDim: number }, tokenCount: number, precision: CardPrecision,
-  options: { model: CardModel; layerGroup?: number; tokenBlock?: number; signed?: boolean; headMap?: 'packed' | 'bytes' }): number {
+  options: { model: CardModel; layerGroup?: number; tokenBlock?: number; signed?: boolean; headMap?: 'packed' | 'bytes'; fusion?: FusionSection }): number {
   const g: CardGeometry = { ...shape, tokenCount, layerGroup: options.layerGroup ?? 1, tokenBlock: options.tokenBlock ?? Math.max(1, tokenCount) };
   const table = withHeadMap(precisionTable(precision, shape.layers, tokenCount, shape.kvHeads), options.headMap);
   const section = (len: number) => SECTION_HEADER.size + padded(len);
   let total = CARD_HEADER.size + section(modelSection(options.model).length) + section(LAYOUT.size)
-    + section(planLength(table, shape.layers)) + section(tokensLength(tokenCount, table));
+    + section(planLength(table, shape.layers)) + section(tokensLength(tokenCount, table))
+    + (options.fusion ? section(fusionSection(options.fusion, shape.layers).length) : 0);
   for (let i = 0; i < chunkCount(g); i++) total += section(chunkEntries(g, table, i).bodyBytes);
   return total + section(END_DIGEST_BYTES + (options.signed ? END_HMAC_BYTES : 0));
 }
@@ -258,6 +269,15 @@ export function modelSection(m: CardModel): PendingSection {
       o += 2 + p.length;
     }
   });
+}
+
+/** FUSION: the receiver, the fuser digest, the carried sharer layers (one per cache layer), protocol and flags. */
+function fusionSection(f: FusionSection, layers: number): PendingSection {
+  ensure(f.layerIndex.length === layers, 'BAD_ARGUMENT',
+    `encodeCard: the FUSION section lists ${f.layerIndex.length} sharer layers, the cache has ${layers}`);
+  const body = encodeFusion(f);
+  ensure(body.length === fusionLength(f), 'ENGINE', 'FUSION body length');
+  return fixed(KIND.FUSION, body.length, (b) => b.set(body));
 }
 
 export const planLength = (t: CardPrecisionTable, layers: number): number =>

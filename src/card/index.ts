@@ -15,8 +15,11 @@ export { PRESETS, presetSpecs, presetPrecision, isPreset, type PresetName } from
 // Types: model binding, precision, limits, decode results.
 export { DEFAULT_LIMITS, precisionTable, type CardModel, type CardPrecision, type CardLimits, type CardInfo, type DecodedCard } from './types.js';
 
+// Cross-model cards: the FUSION section (receiver, fuser digest, carried sharer layers).
+export { encodeFusion, readFusion, fusionLength, FUSION_PROTOCOLS, FUSION_FLAG_BOS_DROPPED, type FusionSection, type FusionProtocol } from './fusion.js';
+
 // The layout definition itself (for tools, docs tests and other implementations' test vectors).
 export {
-  CARD_HEADER, SECTION_HEADER, LAYOUT, DROPPED, PLAN_HEADER, SPEC_ENTRY, CHUNK_HEADER, KIND, MAGIC, VERSION_MAJOR, VERSION_MINOR,
+  CARD_HEADER, SECTION_HEADER, LAYOUT, DROPPED, PLAN_HEADER, SPEC_ENTRY, CHUNK_HEADER, KIND, MAGIC, VERSION_MAJOR, VERSION_MINOR, FUSION_VERSION_MINOR,
   kindName, type Struct, type Field,
 } from './layout.js';

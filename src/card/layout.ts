@@ -140,13 +140,18 @@ export const KIND = {
   PLAN: 3,
   TOKENS: 4,
   CHUNK: 5,
+  FUSION: 6,
   META: 0x100,
   SCORES: 0x101,
   END: 0xffff,
 } as const;
 export type KindName = keyof typeof KIND;
 
-export const REQUIRED_KINDS: ReadonlySet<number> = new Set([KIND.MODEL, KIND.LAYOUT, KIND.PLAN, KIND.TOKENS, KIND.CHUNK, KIND.END]);
+/** Kinds whose REQUIRED flag is set. All but FUSION (at most one, cross-model cards only) are in every card. */
+export const REQUIRED_KINDS: ReadonlySet<number> = new Set([KIND.MODEL, KIND.LAYOUT, KIND.PLAN, KIND.TOKENS, KIND.CHUNK, KIND.FUSION, KIND.END]);
+
+/** The minor version of a card with a FUSION section (1.3). */
+export const FUSION_VERSION_MINOR = 3;
 
 export function kindName(kind: number): string {
   const e = Object.entries(KIND).find(([, k]) => k === kind);

@@ -5,6 +5,7 @@
 import { KvwireError } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
 import { validateSpec, type QuantSpec } from '../quant/index.js';
+import type { FusionSection } from './fusion.js';
 import { DROPPED, type CardPrecisionTable } from './layout.js';
 
 /** The sharer model a card is bound to: a ModelFingerprint's fields. */
@@ -82,6 +83,8 @@ export interface CardInfo {
   tokenBlock: number;
   chunkCount: number;
   precision: CardPrecisionTable;
+  /** A cross-model card's FUSION section (MODEL is then the sharer's), or null. */
+  fusion: FusionSection | null;
 }
 
 export interface DecodedCard {

@@ -17,12 +17,13 @@ test('FUSION section: round trip, exact size, digest of the fuser file', () => {
   assert.equal(bytes.length, 3 * 2 + 16 + 64 + 64 + 32 + 4 + 2 * s.layerIndex.length + 2);
   assert.deepEqual(decodeFusionSection(bytes), s);
   assert.deepEqual(decodeFusionSection(encodeFusionSection({ ...s, fuserDigest: null, protocol: 'receiver-side', bosDropped: false })).fuserDigest, null);
-  assert.throws(() => decodeFusionSection(bytes.subarray(0, bytes.length - 1)), code('BAD_FORMAT'));
-  assert.throws(() => decodeFusionSection(new Uint8Array([...bytes, 0])), code('BAD_FORMAT'));
+  // The codec is src/card's: untrusted bodies fail with the card's codes.
+  assert.throws(() => decodeFusionSection(bytes.subarray(0, bytes.length - 1)), code('CARD_CORRUPT'));
+  assert.throws(() => decodeFusionSection(new Uint8Array([...bytes, 0])), code('CARD_CORRUPT'));
   const bent = bytes.slice();
   bent[bytes.length - 2] = 7;
-  assert.throws(() => decodeFusionSection(bent), code('BAD_FORMAT'));
-  assert.throws(() => encodeFusionSection({ ...s, layerIndex: [3, 2] }), code('BAD_FORMAT'));
+  assert.throws(() => decodeFusionSection(bent), code('CARD_UNSUPPORTED'));
+  assert.throws(() => encodeFusionSection({ ...s, layerIndex: [3, 2] }), code('BAD_ARGUMENT'));
 });
 
 test('FUSION section: the reader finds the fuser, or refuses with NO_FUSER / CARD_MODEL', () => {
