@@ -9,17 +9,16 @@
  *            and the prior is what a gate-0 slot would hold); in receiver-side fusion the
  *            receiver's own values regridded onto the sharer's tokens (`regridToSharer`)
  *
- * Both hooks are on the *sharer's* token grid (what is selected is what is sent). Two gaps in the
- * hooks as src/select defines them, worked around here: `select()` aggregates per-layer scores
- * over `input.cache.layers` (the sharer's), while receiver-space scores have one row per
- * *receiver* layer, so the top-k is called with the receiver's shape (`selectTopK`); and per-layer
- * or per-head index sets would be per receiver layer, which does not name sharer rows to drop, so
- * cross-model selection is shared (one set of tokens), which is also all the engine can hide.
+ * Both hooks are on the *sharer's* token grid (what is selected is what is sent). Receiver-space
+ * scores have one row per *receiver* layer; src/select's `select()` aggregates them in the
+ * receiver's shape (`ReceiverValueSpace.layers`). Per-layer or per-head index sets would be per
+ * receiver layer, which does not name sharer rows to drop, so cross-model selection is shared
+ * (one set of tokens), which is also all the engine can hide.
  */
 import { KvwireError, ensure } from '../errors.js';
 import type { KvCache } from '../kv/index.js';
 import type { ValueSpaceHook } from '../plan/index.js';
-import { getSelector, receiverScores, select, selectTopK, type IndexSet, type KeepBudget, type ReceiverValueSpace } from '../select/index.js';
+import { getSelector, select, type IndexSet, type KeepBudget, type ReceiverValueSpace } from '../select/index.js';
 import { broadcastPrior, projectLayer, type LinearFuser } from './fuser.js';
 import { fuserRope, projectReceived, transmittedLayers } from './protocol.js';
 import { rotateKeys } from './rope.js';
@@ -37,7 +36,7 @@ export function priorValues(fuser: LinearFuser, T: number): Float32Array[] {
 export function receiverValueSpace(fuser: LinearFuser, sent: KvCache, baseline?: Float32Array[]): ReceiverValueSpace {
   const projected = projectReceived(fuser, sent);
   return {
-    kvHeads: fuser.receiver.kvHeads, headDim: fuser.receiver.headDim,
+    layers: fuser.receiver.layers, kvHeads: fuser.receiver.kvHeads, headDim: fuser.receiver.headDim,
     projectedValues: projected.values, receiverValues: baseline ?? priorValues(fuser, sent.length),
   };
 }
@@ -58,12 +57,10 @@ export interface CrossSelectOptions {
  */
 export async function selectSent(fuser: LinearFuser, sent: KvCache, selector: string, o: CrossSelectOptions): Promise<IndexSet> {
   const shared = { budget: o.budget, sinks: o.sinks, recent: o.recent, granularity: 'shared' as const };
-  if ((RECEIVER_SELECTORS as readonly string[]).includes(selector)) {
-    const space = receiverValueSpace(fuser, sent, o.baseline);
-    const scores = receiverScores(space, sent.length, selector === 'delta_proj_vnorm');
-    return selectTopK(scores, shared, { layers: fuser.receiver.layers, kvHeads: fuser.receiver.kvHeads });
-  }
   const s = getSelector(selector);
+  if ((RECEIVER_SELECTORS as readonly string[]).includes(selector)) {
+    return select(s, { cache: sent, receiver: receiverValueSpace(fuser, sent, o.baseline) }, shared);
+  }
   if (s.needs !== 'cache') {
     throw new KvwireError('BAD_ARGUMENT', `selector "${selector}" needs ${s.needs}; the cross-model path scores the sent cache only (front, back, random, knorm, knorm-low, vnorm, proj_vnorm, delta_proj_vnorm)`);
   }

@@ -29,5 +29,20 @@ export function getSelector(name: string): Selector {
  */
 export async function select(selector: Selector, input: ScoreInput, options: SelectOptions): Promise<IndexSet> {
   const scores = await selector.score(input);
-  return selectTopK(scores, { ...options, granularity: options.granularity ?? selector.granularity }, input.cache);
+  const granularity = options.granularity ?? selector.granularity;
+  // Receiver-space scores have one row per *receiver* layer (and the receiver's KV heads), which
+  // across models is not the sharer cache's shape: aggregate them in the receiver's shape. Only
+  // a shared set names the cache's tokens then; a per-layer or per-head set would be per receiver
+  // layer and head, which names no rows of a cache of another depth or width.
+  let shape: { layers: number; kvHeads: number } = input.cache;
+  if (selector.needs === 'receiver' && input.receiver) {
+    const r = input.receiver;
+    shape = { layers: r.layers ?? r.projectedValues.length, kvHeads: r.kvHeads };
+    if (granularity !== 'shared' && (shape.layers !== input.cache.layers || shape.kvHeads !== input.cache.kvHeads)) {
+      throw new KvwireError('CACHE_MISMATCH',
+        `${selector.name} scores ${shape.layers} receiver layers × ${shape.kvHeads} KV heads, the cache has ${input.cache.layers} × ${input.cache.kvHeads}: ` +
+        `a ${granularity} index set would name receiver layers, not cache rows; select with granularity 'shared'`);
+    }
+  }
+  return selectTopK(scores, { ...options, granularity }, shape);
 }

@@ -66,6 +66,10 @@ export function receiverScores(space: ReceiverValueSpace, T: number, delta: bool
   const { kvHeads, headDim: D, projectedValues, receiverValues } = space;
   ensure(!delta || receiverValues !== undefined, 'BAD_ARGUMENT',
     'delta_proj_vnorm needs the receiver\'s own values (ReceiverValueSpace.receiverValues)');
+  ensure(space.layers === undefined || projectedValues.length === space.layers, 'CACHE_MISMATCH',
+    `the receiver space has ${projectedValues.length} layers of projected values, but says layers = ${space.layers}`);
+  ensure(!receiverValues || receiverValues.length === projectedValues.length, 'CACHE_MISMATCH',
+    `receiver values cover ${receiverValues?.length} layers, projected values ${projectedValues.length}`);
   const scores = projectedValues.map((a, l) => {
     ensure(a.length === kvHeads * T * D, 'CACHE_MISMATCH',
       `projected values of layer ${l} hold ${a.length} floats, expected kvHeads·T·headDim = ${kvHeads * T * D}`);

@@ -72,6 +72,11 @@ export interface AttentionSource {
  * projection is the identity and there is no receiver baseline.
  */
 export interface ReceiverValueSpace {
+  /**
+   * The receiver's layer count (the length of `projectedValues`). Across models it differs from
+   * the sharer cache's: scores are per *receiver* layer. Default: `projectedValues.length`.
+   */
+  layers?: number;
   kvHeads: number;
   headDim: number;
   /** V̂ = Π^V(V^S) per layer, (kvHeads, T, headDim) in the receiver's shape. */
