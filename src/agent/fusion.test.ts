@@ -14,7 +14,7 @@ import { loadItems, type GenerateItem } from '../eval/datasets/index.js';
 import { fuserFileDigest } from '../fuse/fusion-section.js';
 import { fuserFor, loadFusers } from '../fuse/registry.js';
 import { runCross } from '../fuse/evaluate.js';
-import type { LinearFuser } from '../fuse/fuser.js';
+import { fuserMacsPerToken, type LinearFuser } from '../fuse/fuser.js';
 import { fingerprint, loadModel, type ModelSpec } from '../model/index.js';
 import { repoRoot } from '../util/data.js';
 import { encodeFusedCard } from './fusion.js';
@@ -81,6 +81,8 @@ describe('cross-model cards: kvw-qwen3-14m -> kvw-llama-6m through the shipped C
           maxTokens: item.maxTokens, stopAtNewline: true, score: item.score,
         }, { mode: 'fused', fuser, transmit: selection ? { selector: selection.selector, keep: { ratio: selection.ratio } } : {} });
         assert.equal(ref.keptTokens, kept);
+        // The fuser's FLOPs as counted: the receiver projects every kept token through every open layer; the sender scores none here.
+        assert.deepEqual(ref.fuserFlops, { sender: 0, receiver: 2 * fuserMacsPerToken(fuser, true) * kept });
         assert.equal(firstLine(got.text), firstLine(ref.output), `example ${item.id}: card answered ${JSON.stringify(got.text)}, in process ${JSON.stringify(ref.output)}`);
         if (item.score(got.text)) right++;
       }

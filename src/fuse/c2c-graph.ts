@@ -13,7 +13,7 @@ import { ensure } from '../errors.js';
 import { createOrtSession, ort } from '../engine/ort.js';
 import type { GraphDef, InitializerDef, NodeDef } from '../engine/onnx/model-proto.js';
 import { c2cLayerTensors } from './c2c.js';
-import type { LinearFuser } from './fuser.js';
+import { fuserWork, layerMacs, type LinearFuser } from './fuser.js';
 
 const OPSET = 17;
 
@@ -119,6 +119,7 @@ export async function c2cProjectGraph(fuser: LinearFuser, layers: readonly numbe
     for (const l of layers) out.set(l, { keys: new Float32Array(0), values: new Float32Array(0), weights: new Float32Array(0) });
     return out;
   }
+  for (const l of layers) fuserWork.macs += layerMacs(fuser, l) * T;
   const { kvHeads: Hs, headDim: Ds } = fuser.sharer;
   const { kvHeads: Hr, headDim: Dr } = fuser.receiver;
   const p = 2 * Hs * Ds;

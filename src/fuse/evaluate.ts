@@ -24,7 +24,7 @@ import type { KvCache } from '../kv/index.js';
 import { fingerprint } from '../model/index.js';
 import { applyPlan, materialize, packedByteLength, planSelection } from '../plan/index.js';
 import { alignSpans } from './align.js';
-import type { LinearFuser } from './fuser.js';
+import { fuserWork, type LinearFuser } from './fuser.js';
 import { tokenSpans } from './offsets.js';
 import { checkReceiver, contentStart, fuseIntoReceiver, receiverCache, receiverPrefix, transmittedCache } from './protocol.js';
 import { regridToSharer } from './space.js';
@@ -64,6 +64,11 @@ export interface CrossOutcome {
   contextTokens: number;
   keptTokens: number;
   ms: Record<string, number>;
+  /**
+   * Fused modes: FLOPs (2 × multiply-adds, counted by `fuserWork`) of the fuser's projections on
+   * the sender (receiver-space selectors and RD scoring) and on the receiver (the fusion itself).
+   */
+  fuserFlops?: { sender: number; receiver: number };
 }
 
 const since = (t0: number) => performance.now() - t0;
@@ -158,16 +163,19 @@ async function fused(sharer: Session, receiver: Session, ex: CrossExample, o: Cr
   ms.prefill = since(t0);
   const sent = transmittedCache(fuser, cache);
   const sharerHasBos = contentStart(ex.sharerContext, fuser.sharer.bosId) === 1;
+  const work0 = fuserWork.macs;
   if ((o.protocol ?? 'question-only') === 'question-only') {
     const tx = await transmit(fuser, sent, o.transmit);
     Object.assign(ms, tx.ms);
+    const work1 = fuserWork.macs;
     t0 = performance.now();
     const received = receivePacked(fuser, tx.packed, sent.layers);
     ms.unpack = since(t0);
     t0 = performance.now();
     const { cache: fusedCache, nextPosition } = await receiverCache(receiver, fuser, received, cache.length, sharerHasBos);
     ms.fuse = since(t0);
-    return done(await answer(receiver, fusedCache, nextPosition, question, ex, ms), tx.bytes, tx.kept);
+    const fuserFlops = { sender: 2 * (work1 - work0), receiver: 2 * (fuserWork.macs - work1) };
+    return { ...done(await answer(receiver, fusedCache, nextPosition, question, ex, ms), tx.bytes, tx.kept), fuserFlops };
   }
   // Receiver-side fusion: the receiver prefills the context itself; rows aligned by characters.
   const rTok = receiver.spec.tokenizer;
@@ -181,9 +189,11 @@ async function fused(sharer: Session, receiver: Session, ex: CrossExample, o: Cr
   ms.align = since(t0);
   const tx = await transmit(fuser, sent, { ...o.transmit, baseline: regridToSharer(fuser, own, align, sent.positions) });
   Object.assign(ms, tx.ms);
+  const work1 = fuserWork.macs;
   t0 = performance.now();
   const received = receivePacked(fuser, tx.packed, sent.layers);
   const fusedCache = fuseIntoReceiver(fuser, own, align, received);
   ms.fuse = since(t0);
-  return done(await answer(receiver, fusedCache, fusedCache.nextPosition, question, ex, ms), tx.bytes, tx.kept);
+  const fuserFlops = { sender: 2 * (work1 - work0), receiver: 2 * (fuserWork.macs - work1) };
+  return { ...done(await answer(receiver, fusedCache, fusedCache.nextPosition, question, ex, ms), tx.bytes, tx.kept), fuserFlops };
 }

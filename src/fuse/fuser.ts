@@ -147,10 +147,26 @@ function scatterGroup(y: Float32Array, rows: number, receiverHeads: number[], Dr
  * unrotated receiver-space keys and values (Hr, T, Dr). Row by row: token t's output depends on
  * token t only (what SparseC2C and the RD hook need).
  */
+/**
+ * Multiply-adds the fuser projections of this thread have done (projectLayer and the c2c graph):
+ * per projected token and receiver layer, that layer's maps (`layerMacs`). Callers read the
+ * difference around a stage (src/fuse evaluate: the sender's scoring, the receiver's fusion).
+ */
+export const fuserWork = { macs: 0 };
+
+/** Multiply-adds of receiver layer `l`'s projection, per token. */
+export function layerMacs(fuser: LinearFuser, l: number): number {
+  const L = fuser.layers[l];
+  let n = L.c2c ? c2cMacs(L.c2c) : 0;
+  for (const g of L.groups) for (const m of [g.keys, g.values]) n += m.p * m.q;
+  return n;
+}
+
 export function projectLayer(fuser: LinearFuser, layer: number, sharerKeys: Float32Array, sharerValues: Float32Array, T: number): { keys: Float32Array; values: Float32Array } {
   const { sharer, receiver } = fuser;
   const L = fuser.layers[layer];
   ensure(L !== undefined, 'BAD_ARGUMENT', `the fuser has ${fuser.layers.length} receiver layers; layer ${layer} does not exist`);
+  fuserWork.macs += layerMacs(fuser, layer) * T;
   if (fuser.kind === 'c2c-mlp') {
     const { keys, values } = c2cProjectLayer(fuser, layer, sharerKeys, sharerValues, T);
     return { keys, values };

@@ -17,6 +17,11 @@
  *   lastFp16, sinks, recent, relayKeep (text-relay, default 0.25)
  * precision: a preset of the quant runner (int8, int4, int8-head, ...; default fp16).
  * Bytes are the packed plan's, exactly (no container); text modes count the text's UTF-8 bytes.
+ * The random selector is seeded per example (the cell's seed and the example id, as in 'select').
+ * Fused items time the sender's selection/planning (`select`, receiver-space scoring included),
+ * `pack`, `unpack` and the receiver's projection and fusion (`fuse`), and count the fuser's FLOPs
+ * (`counters.fuserFlopsSender` / `fuserFlopsReceiver`, src/fuse `fuserWork`): returned on the
+ * item outcome for a results schema that records counters (the sweep's results do not yet).
  */
 import { KvwireError } from '../../../errors.js';
 import type { Session } from '../../../engine/index.js';
@@ -28,7 +33,15 @@ import {
 import type { KeepAction } from '../../../plan/index.js';
 import type { CellSettings } from '../config.js';
 import type { CellRunner } from '../runner.js';
+import type { ItemOutcome } from '../runner.js';
 import { quantOptions } from './quant.js';
+
+/** A stable per-example seed for the random selector: the cell's seed and the example id (as the 'select' runner). */
+function exampleSeed(cellSeed: number, id: string): number {
+  let h = 2166136261 ^ cellSeed;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
 
 const PARAMS = ['mode', 'protocol', 'fuser', 'calib', 'fit', 'selector', 'planner', 'actions', 'keyWeight', 'lastFp16', 'sinks', 'recent', 'relayKeep'];
 const fail = (path: string, message: string): never => { throw new KvwireError('BAD_CONFIG', `method c2c: ${message}`, { path }); };
@@ -90,7 +103,7 @@ async function fuserFor(sharer: Session, receiver: Session, params: Record<strin
 
 export const c2cRunner: CellRunner = {
   method: 'c2c',
-  description: 'cross-model fusion (src/fuse): sharer cache -> select/quantize/RD -> ridge fuser -> receiver; params.mode gives the baselines',
+  description: 'cross-model fusion (src/fuse): sharer cache -> select/quantize/RD -> fuser (params.fuser: a trained c2c-mlp or ridge file; else ridge fitted) -> receiver; params.mode gives the baselines',
   validate(cell) {
     if (!cell.model.receiver) fail('models', 'method c2c needs a receiver: models[].receiver');
     for (const k of Object.keys(cell.params)) if (!PARAMS.includes(k)) fail(`params.${k}`, `unknown param "${k}" (${PARAMS.join(', ')})`);
@@ -117,15 +130,21 @@ export const c2cRunner: CellRunner = {
   async runItem(ctx, item) {
     if (item.kind !== 'generate') throw new KvwireError('BAD_CONFIG', 'method c2c runs generation items only', { path: 'datasets' });
     const tok = ctx.spec.tokenizer;
+    const base = ctx.state.transmit as TransmitOptions | undefined;
+    const transmit = base?.selector === 'random' ? { ...base, seed: exampleSeed(ctx.cell.seed, item.id) } : base;
     const out = await runCross(ctx.session, ctx.state.receiver as Session, {
       sharerContext: item.ids.slice(0, item.split), sharerQuestion: item.ids.slice(item.split),
       contextText: tok.decode(item.ids.slice(0, item.split)), questionText: tok.decode(item.ids.slice(item.split)),
       maxTokens: item.maxTokens, stopAtNewline: item.stopAtNewline, score: item.score,
     }, {
       mode: (ctx.cell.params.mode ?? 'fused') as CrossMode, protocol: ctx.cell.params.protocol as Protocol | undefined,
-      fuser: ctx.state.fuser as LinearFuser | undefined, transmit: ctx.state.transmit as TransmitOptions | undefined,
+      fuser: ctx.state.fuser as LinearFuser | undefined, transmit,
       relayKeep: ctx.cell.params.relayKeep as number | undefined,
     });
-    return { output: out.output, correct: out.correct, bytes: out.bytes, contextTokens: out.contextTokens, keptTokens: out.keptTokens, ms: out.ms };
+    const outcome: ItemOutcome & { counters?: Record<string, number> } = {
+      output: out.output, correct: out.correct, bytes: out.bytes, contextTokens: out.contextTokens, keptTokens: out.keptTokens, ms: out.ms,
+    };
+    if (out.fuserFlops) outcome.counters = { fuserFlopsSender: out.fuserFlops.sender, fuserFlopsReceiver: out.fuserFlops.receiver };
+    return outcome;
   },
 };
