@@ -47,6 +47,8 @@ export interface ExampleRecord {
   bytes: number;
   contextTokens: number;
   keptTokens: number;
+  /** The runner's work counters for this example (e.g. fuser FLOPs), when it reports any. */
+  counters?: Record<string, number>;
   ms: Record<string, number>;
 }
 
@@ -73,6 +75,8 @@ export interface CellResult extends CellSettings {
   };
   /** Mean milliseconds per example, per stage. */
   timings: Record<string, number>;
+  /** Mean per example of each work counter the runner reported (e.g. fuser FLOPs); absent when none. */
+  counters?: Record<string, number>;
   examples: ExampleRecord[];
   run: { startedAt: string; wallMs: number; threads: number; workers: number; node: string; cpu: string };
 }
@@ -90,6 +94,7 @@ export function buildResult(args: {
   const examples: ExampleRecord[] = outcomes.map(({ id, outcome: o }) => ({
     id, ...(isNll ? { nll: o.nll, tokens: o.tokens, textBytes: o.textBytes } : { correct: o.correct, output: o.output }),
     bytes: o.bytes.total, contextTokens: o.contextTokens, keptTokens: o.keptTokens, ms: o.ms,
+    ...(o.counters ? { counters: o.counters } : {}),
   }));
   let summary: AccuracySummary | PerplexitySummary;
   if (isNll) {
@@ -117,6 +122,8 @@ export function buildResult(args: {
   const fp16 = mean(outcomes.map((x) => 2 * mi.layers * mi.kvHeads * x.outcome.contextTokens * mi.headDim * 2));
   const stages = [...new Set(outcomes.flatMap((x) => Object.keys(x.outcome.ms)))];
   const timings = Object.fromEntries(stages.map((s) => [s, mean(outcomes.map((x) => x.outcome.ms[s] ?? 0))]));
+  const counterNames = [...new Set(outcomes.flatMap((x) => Object.keys(x.outcome.counters ?? {})))];
+  const counters = Object.fromEntries(counterNames.map((c) => [c, mean(outcomes.map((x) => x.outcome.counters?.[c] ?? 0))]));
   return {
     kvwire: 'sweep-result', version: RESULT_VERSION, key: args.key, label: args.label, config: args.config, ...args.settings,
     modelInfo: mi, prompt: args.prompt, metric: isNll ? 'perplexity' : 'accuracy', summary,
@@ -124,7 +131,7 @@ export function buildResult(args: {
       mean: meanBytes, sum: sumBytes, fp16, ratio: fp16 ? meanBytes.total / fp16 : 0,
       contextTokens: mean(outcomes.map((x) => x.outcome.contextTokens)), keptTokens: mean(outcomes.map((x) => x.outcome.keptTokens)),
     },
-    timings, examples,
+    timings, ...(counterNames.length ? { counters } : {}), examples,
     run: { startedAt: args.startedAt, wallMs: args.wallMs, threads: args.threads, workers: args.workers, node: process.version, cpu: os.cpus()[0]?.model ?? 'unknown' },
   };
 }
@@ -165,12 +172,13 @@ export function appendResult(path: string, result: CellResult): void {
 
 const CSV_STAGES = ['prefill', 'quantize', 'dequantize', 'select', 'plan', 'encode', 'transfer', 'decodeCard', 'inject', 'append', 'decode', 'sample', 'score'];
 
-/** One CSV row per cell: settings, metric, CI, bytes, mean stage timings. */
+/** One CSV row per cell: settings, metric, CI, bytes, mean stage timings, mean work counters. */
 export function resultsCsv(results: readonly CellResult[]): string {
   const stages = [...new Set([...CSV_STAGES.filter((s) => results.some((r) => s in r.timings)), ...results.flatMap((r) => Object.keys(r.timings))])];
+  const counters = [...new Set(results.flatMap((r) => Object.keys(r.counters ?? {})))];
   const head = ['key', 'label', 'model', 'dataset', 'n', 'seed', 'method', 'budget', 'precision', 'params', 'metric', 'value', 'ci_low', 'ci_high',
     'bytes_total', 'bytes_payload', 'bytes_scales', 'bytes_indices', 'bytes_metadata', 'fp16_bytes', 'ratio', 'context_tokens', 'kept_tokens',
-    ...stages.map((s) => `ms_${s}`)];
+    ...stages.map((s) => `ms_${s}`), ...counters.map((c) => `mean_${c}`)];
   const esc = (v: unknown) => {
     const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -181,7 +189,7 @@ export function resultsCsv(results: readonly CellResult[]): string {
     return [r.key, r.label, r.model.name, r.dataset.name, r.metric === 'accuracy' ? s.n : s.windows, r.seed, r.method, r.budget, r.precision, r.params,
       r.metric === 'accuracy' ? 'accuracy' : 'bits_per_byte', value, ci.low, ci.high, r.bytes.mean.total, r.bytes.mean.payload, r.bytes.mean.scales,
       r.bytes.mean.indices, r.bytes.mean.metadata, r.bytes.fp16, r.bytes.ratio, r.bytes.contextTokens, r.bytes.keptTokens,
-      ...stages.map((st) => r.timings[st])].map(esc).join(',');
+      ...stages.map((st) => r.timings[st]), ...counters.map((c) => r.counters?.[c])].map(esc).join(',');
   });
   return [head.join(','), ...rows].join('\n') + '\n';
 }

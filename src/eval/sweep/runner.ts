@@ -48,6 +48,8 @@ export interface ItemOutcome {
   keptTokens: number;
   /** Stage timings in milliseconds (prefill, quantize, inject, append, decode, ...). */
   ms: Record<string, number>;
+  /** Deterministic work counts of the method, e.g. the fuser's FLOPs (`fuserFlopsReceiver`). */
+  counters?: Record<string, number>;
 }
 
 /** What a runner may use while running a cell. */

@@ -153,6 +153,26 @@ test('runners plug in by name', async () => {
   assert.ok(r.bytes.mean.indices > 0 && 'select' in r.timings);
 });
 
+test('work counters a runner reports are kept per example, as a cell mean and in the CSV', async () => {
+  registerRunner({
+    method: 'test-counters',
+    description: 'full cache, counting its context tokens twice (test only)',
+    validate() {},
+    runItem: async (ctx, item) => {
+      const out = await runHandoff(ctx, item, (p) => ({ cache: p.cache, bytes: { total: 0, payload: 0, scales: 0, indices: 0, metadata: 0 }, ms: {} }));
+      return { ...out, counters: { work: 2 * out.contextTokens } };
+    },
+  }, { replace: true });
+  const out = tmp();
+  await runSweep(config({ methods: [{ method: 'test-counters' }], datasets: [{ name: 'facts', n: 3 }] }), { out, progress: false, csv: out + '.csv' });
+  const [r] = readResults(out).results;
+  assert.deepEqual(r.examples.map((e) => e.counters?.work), r.examples.map((e) => 2 * e.contextTokens));
+  const meanWork = r.examples.reduce((a, e) => a + 2 * e.contextTokens, 0) / r.examples.length;
+  assert.equal(r.counters?.work, meanWork);
+  const [head, row] = readFileSync(out + '.csv', 'utf8').trim().split('\n');
+  assert.equal(Number(row.split(',')[head.split(',').indexOf('mean_work')]), meanWork);
+});
+
 test("the full runner answers as kvwire eval does", async () => {
   const out = tmp();
   await runSweep(config({ methods: [{ method: 'full' }], datasets: [{ name: 'arith', n: 4 }, { name: 'facts', n: 4 }] }), { out, progress: false });

@@ -21,7 +21,7 @@
  * Fused items time the sender's selection/planning (`select`, receiver-space scoring included),
  * `pack`, `unpack` and the receiver's projection and fusion (`fuse`), and count the fuser's FLOPs
  * (`counters.fuserFlopsSender` / `fuserFlopsReceiver`, src/fuse `fuserWork`): returned on the
- * item outcome for a results schema that records counters (the sweep's results do not yet).
+ * item outcome; the results keep them per example and as a per-cell mean (`counters`).
  */
 import { KvwireError } from '../../../errors.js';
 import type { Session } from '../../../engine/index.js';
@@ -141,7 +141,7 @@ export const c2cRunner: CellRunner = {
       fuser: ctx.state.fuser as LinearFuser | undefined, transmit,
       relayKeep: ctx.cell.params.relayKeep as number | undefined,
     });
-    const outcome: ItemOutcome & { counters?: Record<string, number> } = {
+    const outcome: ItemOutcome = {
       output: out.output, correct: out.correct, bytes: out.bytes, contextTokens: out.contextTokens, keptTokens: out.keptTokens, ms: out.ms,
     };
     if (out.fuserFlops) outcome.counters = { fuserFlopsSender: out.fuserFlops.sender, fuserFlopsReceiver: out.fuserFlops.receiver };
