@@ -7,6 +7,7 @@ import { KvwireError, type KvwireErrorCode } from '../errors.js';
 import { writeTinyHfFolder } from '../test-support/tiny-model.js';
 import { encodeSafetensors, readSafetensorsHeader } from './safetensors.js';
 import { fingerprint, loadModel } from './load.js';
+import { repoRoot } from '../util/data.js';
 
 function expectError(fn: () => unknown, code: KvwireErrorCode, ...mentions: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -134,4 +135,10 @@ test('a llama2.c tokenizer with fewer or more tokens than the model', async () =
   writeFileSync(file, Buffer.concat([Buffer.from(new Int32Array([4]).buffer), piece('a'), piece('b'), piece('c')]));
   expectError(() => loadLlama2cTokenizer(file, 4), 'TOKENIZER_MISMATCH', 'tok4.bin', '3 tokens');
   expectError(() => loadLlama2cTokenizer(file, 2), 'TOKENIZER_MISMATCH', 'more tokens');
+});
+
+test('decoding no tokens gives the empty string (a generation that stops at once)', () => {
+  const { tokenizer } = loadModel(join(repoRoot, 'fixtures', 'qwen3'));
+  assert.equal(tokenizer.decode([]), '');
+  assert.equal(tokenizer.decode(tokenizer.encode('hello world')), 'hello world');
 });

@@ -65,6 +65,8 @@ export function loadHfTokenizer(file: string, configFile: string | null, ids: { 
       return options.addBos && bosId !== null ? [bosId, ...ids] : ids;
     },
     decode(ids) {
+      // @huggingface/tokenizers throws on an empty list; a generation that stops at once is ''.
+      if (ids.length === 0) return '';
       return tok.decode([...ids], { skip_special_tokens: true });
     },
   };
