@@ -8,17 +8,7 @@ import { tinySpec } from '../test-support/tiny-model.js';
 import { dataPath } from '../util/data.js';
 import { KvBuffer } from './kv-buffer.js';
 import { Session } from './session.js';
-
-function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
+import { maxRelError } from '../test-support/compare.js';
 
 const models: Array<[string, () => ModelSpec]> = [
   ['stories260K', () => loadModel(dataPath('models/stories260K/stories260K.bin'))],

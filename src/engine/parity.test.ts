@@ -10,19 +10,9 @@ import { loadModel, readSafetensorsHeader, readTensorAsFloat32 } from '../model/
 import { readBytes } from '../model/safetensors.js';
 import { repoRoot } from '../util/data.js';
 import { Session } from './session.js';
+import { maxRelError } from '../test-support/compare.js';
 
 const TOLERANCE = 1e-4;
-
-function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length, 'length');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 function readReference(dir: string) {
   const infos = readSafetensorsHeader(join(dir, 'reference.safetensors'));

@@ -23,21 +23,10 @@ import { loadFuser, saveFuser } from './io.js';
 import { fuseSlots, fuserRope, projectReceived, projectReceivedFast, slotLayout, transmittedLayers } from './protocol.js';
 import { fuserFor, loadFusers } from './registry.js';
 import { rotateKeys } from './rope.js';
+import { maxRelError } from '../test-support/compare.js';
 
 const root = join(repoRoot, 'models', 'fusers');
 const pairs = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'reference.safetensors'))).sort() : [];
-
-/** max |a − b| / max |b|: the error relative to the reference tensor's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
 
 function reference(dir: string): Map<string, Float32Array> {
   const infos = readSafetensorsHeader(join(dir, 'reference.safetensors'));
@@ -56,12 +45,12 @@ function parity(fuser: LinearFuser, ref: Map<string, Float32Array>): { projected
   const slots = fuseSlots(fuser, projected, slotLayout(fuser, positions, T + 1, true).positions);
   const worst = { projected: 0, weights: 0, slots: 0 };
   fuser.layers.forEach((L, l) => {
-    worst.projected = Math.max(worst.projected, relErr(projected.keys[l], ref.get(`projected.keys.${l}`)!), relErr(projected.values[l], ref.get(`projected.values.${l}`)!));
-    worst.slots = Math.max(worst.slots, relErr(slots.keys[l], ref.get(`slots.keys.${l}`)!), relErr(slots.values[l], ref.get(`slots.values.${l}`)!));
+    worst.projected = Math.max(worst.projected, maxRelError(projected.keys[l], ref.get(`projected.keys.${l}`)!), maxRelError(projected.values[l], ref.get(`projected.values.${l}`)!));
+    worst.slots = Math.max(worst.slots, maxRelError(slots.keys[l], ref.get(`slots.keys.${l}`)!), maxRelError(slots.values[l], ref.get(`slots.values.${l}`)!));
     const u = used.indexOf(L.sharerLayer);
     const keys = rotateKeys(received.keys[u].slice(), Hs, positions, Ds, fuserRope(fuser.sharer), -1);
     const { weights } = c2cProjectLayer(fuser, l, keys, received.values[u], T);
-    worst.weights = Math.max(worst.weights, relErr(weights, ref.get(`weights.${l}`)!));
+    worst.weights = Math.max(worst.weights, maxRelError(weights, ref.get(`weights.${l}`)!));
   });
   return worst;
 }
@@ -137,8 +126,8 @@ for (const pair of pairs) {
           assert.equal(fast.keys[l].length, 0);
           return;
         }
-        worst = Math.max(worst, relErr(fast.keys[l], ref.get(`projected.keys.${l}`)!), relErr(fast.values[l], ref.get(`projected.values.${l}`)!));
-        assert.ok(relErr(fast.keys[l], loops.keys[l]) <= 1e-5 && relErr(fast.values[l], loops.values[l]) <= 1e-5);
+        worst = Math.max(worst, maxRelError(fast.keys[l], ref.get(`projected.keys.${l}`)!), maxRelError(fast.values[l], ref.get(`projected.values.${l}`)!));
+        assert.ok(maxRelError(fast.keys[l], loops.keys[l]) <= 1e-5 && maxRelError(fast.values[l], loops.values[l]) <= 1e-5);
       });
       t.diagnostic(`graph vs PyTorch: max relative error ${worst.toExponential(2)}`);
       assert.ok(worst <= 1e-3);
