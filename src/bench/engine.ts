@@ -21,7 +21,7 @@ import { encodeModel, type GraphDef } from '../engine/onnx/model-proto.js';
 import { ort } from '../engine/ort.js';
 import { type ModelConfig, type ModelSpec, expectedWeights, type WeightMap } from '../model/index.js';
 import { byteTokenizer } from '../test-support/tiny-model.js';
-import { printTable, writeResults, type Row } from './report.js';
+import { median, printTable, writeResults, type Row } from './report.js';
 
 export const QWEN25_05B: ModelConfig = {
   family: 'qwen2', hiddenSize: 896, layers: 24, heads: 14, kvHeads: 2, headDim: 64, intermediateSize: 4864,
@@ -164,11 +164,6 @@ async function main(): Promise<void> {
     floor: { bytes: floor.bytes, medianMs: floorMs, samplesMs: floorSamples },
   });
   console.log(`wrote ${path}`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -28,10 +28,14 @@ export function measure(fn: () => void, { warmup = 2, reps = 7 }: { warmup?: num
     fn();
     samplesMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return { medianMs: median(samplesMs), minMs: Math.min(...samplesMs), samplesMs };
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { medianMs, minMs: sorted[0], samplesMs };
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The machine a result came from. */
