@@ -29,6 +29,8 @@ import tempfile
 
 import numpy as np
 
+from data import _ragged  # training/data.py: ragged uint16 ids + offsets, as its caches hold them
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 # (group, `kvwire tasks export` arguments, examples, seed). Seeds differ from the zoo's export
@@ -63,13 +65,6 @@ def export(out: str, scale: float) -> None:
     print(out, counts, f"{os.path.getsize(out) / 2**20:.1f} MiB", flush=True)
 
 
-def _ragged(seqs):
-    offs = np.zeros(len(seqs) + 1, dtype=np.int64)
-    np.cumsum([len(s) for s in seqs], out=offs[1:])
-    flat = np.concatenate([np.asarray(s, dtype=np.uint16) for s in seqs]) if seqs else np.zeros(0, np.uint16)
-    return flat, offs
-
-
 def _examples(z):
     """(group name, prompt ids, target ids) of a tasks_train.npz."""
     groups = [str(g) for g in z["groups"]]
@@ -78,13 +73,15 @@ def _examples(z):
         yield groups[gi], z["prompt"][po[i]:po[i + 1]], z["target"][to[i]:to[i + 1]]
 
 
-def _save_tasks(path: str, exs) -> dict:
+def _save_tasks(path: str, exs, compressed: bool = False) -> dict:
+    """Writes (group, prompt ids, target ids) examples in data.py's tasks npz layout; counts per group."""
     groups = sorted({g for g, _, _ in exs})
     gidx = {g: i for i, g in enumerate(groups)}
     pf, pof = _ragged([p for _, p, _ in exs])
     tf, tof = _ragged([t for _, _, t in exs])
-    np.savez(path, prompt=pf, prompt_off=pof, target=tf, target_off=tof,
-             group=np.array([gidx[g] for g, _, _ in exs], dtype=np.int32), groups=np.array(groups))
+    (np.savez_compressed if compressed else np.savez)(
+        path, prompt=pf, prompt_off=pof, target=tf, target_off=tof,
+        group=np.array([gidx[g] for g, _, _ in exs], dtype=np.int32), groups=np.array(groups))
     return {g: sum(1 for x, _, _ in exs if x == g) for g in groups}
 
 
@@ -95,14 +92,9 @@ def base(src: str, out: str, keep: list) -> None:
         shutil.copy(os.path.join(src, f), os.path.join(out, f))
     z = dict(np.load(os.path.join(src, "tasks_train.npz")))
     exs = [x for x in _examples(z) if any(x[0] == k or x[0].startswith(k + "@") for k in keep)]
-    pf, pof = _ragged([p for _, p, _ in exs])
-    tf, tof = _ragged([t for _, _, t in exs])
-    groups = sorted({g for g, _, _ in exs})
-    gidx = {g: i for i, g in enumerate(groups)}
-    np.savez_compressed(os.path.join(out, "tasks_base.npz"), prompt=pf, prompt_off=pof, target=tf, target_off=tof,
-                        group=np.array([gidx[g] for g, _, _ in exs], dtype=np.int32), groups=np.array(groups))
+    counts = _save_tasks(os.path.join(out, "tasks_base.npz"), exs, compressed=True)
     size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)) / 2**20
-    print(out, {g: sum(1 for x, _, _ in exs if x == g) for g in groups}, f"{size:.1f} MiB", flush=True)
+    print(out, counts, f"{size:.1f} MiB", flush=True)
 
 
 def cache(tasks: str, base_dir: str, out: str) -> None:
