@@ -202,7 +202,7 @@ export async function compressEval(session: Session, items: EvalItem[], options:
     const refRows = await forcedLogits(session, cache, forced, { nextPosition: T });
     const view = (rows: Float32Array) => ({ logits: rows.subarray(from * c.vocabSize, to * c.vocabSize), tokens: [], stopReason: 'length' as const });
     // decode([]) throws in @huggingface/tokenizers: an empty answer is the empty string.
-    const answer = (tokens: number[]) => (item.score ? item.score(tokens.length ? tok.decode(tokens) : '') : false);
+    const answer = (tokens: number[]) => (item.score ? item.score(tok.decode(tokens)) : false);
     full.correct.push(answer(ref));
     full.bytes.push(cache.floatBytes);
     full.kl.push(0);

@@ -10,7 +10,7 @@ import { KvwireError } from '../errors.js';
 export interface TextTokenizer {
   /** Encodes text; `addBos` prepends the beginning-of-sequence token when the model has one. */
   encode(text: string, options?: { addBos?: boolean }): number[];
-  /** Decodes ids to text; special tokens are dropped. */
+  /** Decodes ids to text; special tokens are dropped; no ids give ''. */
   decode(ids: readonly number[]): string;
   readonly bosId: number | null;
   readonly eosIds: readonly number[];

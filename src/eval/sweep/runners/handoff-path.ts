@@ -32,13 +32,6 @@ function newlineAfterText(decode: (ids: readonly number[]) => string) {
   return (tokens: readonly number[]) => tokens.length > 0 && /\S[^\n]*\n/.test(decode(tokens));
 }
 
-/**
- * decode that maps no tokens to '': @huggingface/tokenizers throws on an empty list, and a
- * receiver given little of the context may well answer with EOS first (inside a worker thread
- * the throw took the whole process down).
- */
-const decodeOrEmpty = (decode: (ids: readonly number[]) => string) => (ids: readonly number[]) => (ids.length ? decode(ids) : '');
-
 export async function runHandoff(ctx: RunnerContext, item: EvalItem, transform: Transform, prefillOptions: PrefillOptions = {}): Promise<ItemOutcome> {
   const { session, spec } = ctx;
   const context = item.ids.slice(0, item.split);
@@ -55,7 +48,7 @@ export async function runHandoff(ctx: RunnerContext, item: EvalItem, transform: 
     const { nll, tokens, ms } = await scoreTokens(seq, item);
     return { ...base, nll, tokens, textBytes: item.bytes, ms: { prefill: prefillMs, ...handed.ms, inject: injectMs, ...ms } };
   }
-  return { ...base, ...(await answer(seq, item as GenerateItem, decodeOrEmpty(spec.tokenizer.decode.bind(spec.tokenizer)), prefillMs, handed.ms, injectMs)) };
+  return { ...base, ...(await answer(seq, item as GenerateItem, spec.tokenizer.decode.bind(spec.tokenizer), prefillMs, handed.ms, injectMs)) };
 }
 
 type Seq = ReturnType<RunnerContext['session']['inject']>;
