@@ -10,6 +10,7 @@ import { taskExamples } from '../eval/run-task.js';
 import { mcnemar, pairedBootstrap, wilsonInterval } from '../eval/stats.js';
 import type { TaskName } from '../eval/tasks/index.js';
 import { runChain } from './chain.js';
+import { parseCompression } from './compression.js';
 import { Receiver } from './receiver.js';
 import { Sharer } from './sharer.js';
 
@@ -54,6 +55,8 @@ export interface AccuracyRow {
 export async function handoffAccuracy(session: Session, model: CardModel, o: AccuracyOptions): Promise<AccuracyRow[]> {
   const tok = session.spec.tokenizer;
   const rows: AccuracyRow[] = [];
+  // The sharer drafts once per item, as far as the longest lookahead Q2C asks (+aheadN).
+  const lookahead = Math.max(0, ...o.compressions.map((c) => parseCompression(c).ahead ?? 0));
   for (const task of o.tasks) {
     const items = taskItems(task, o.n, tok, o.seed ?? 0, o.taskOptions?.[task] ?? {});
     const texts = taskExamples(task, o.n, tok, o.seed ?? 0, o.taskOptions?.[task] ?? {}).map((e) => e.context);
@@ -73,7 +76,7 @@ export async function handoffAccuracy(session: Session, model: CardModel, o: Acc
       record('no handoff', 0, score(baseText), baseText, 0);
       const sharer = new Sharer(session, { model });
       const receiver = new Receiver(session, { model });
-      const ctx = await sharer.read(item.context, { question: item.question, text: texts[i] });
+      const ctx = await sharer.read(item.context, { question: item.question, lookahead, text: texts[i] });
       for (const c of o.compressions) {
         const { card } = await sharer.card(ctx.id, c);
         const a = await receiver.fromCard({ bytes: card.bytes }, item.question, { maxTokens });

@@ -9,10 +9,10 @@
 import { ensure } from '../errors.js';
 import type { Session } from '../engine/index.js';
 import type { KvCache } from '../kv/index.js';
-import { precomputedAttention } from '../select/index.js';
 import type { CardModel } from '../card/index.js';
 import { Receiver, type Answer } from './receiver.js';
-import { Sharer } from './sharer.js';
+import { Sharer, questionAttention } from './sharer.js';
+import { parseCompression } from './compression.js';
 
 export interface ChainOptions {
   model: CardModel;
@@ -55,11 +55,7 @@ export async function runChain(session: Session, context: ArrayLike<number>, que
   for (let hop = 1; ; hop++) {
     const sharer = new Sharer(session, { model: options.model, key: options.key, hops: hop });
     let attention;
-    if (needsQuestion) {
-      const rows = Array.from({ length: question.length }, (_, i) => i);
-      const { attention: probs } = await session.prefill(question, { past: cache, attentionRows: rows });
-      attention = precomputedAttention(cache.positions, session.config.heads, { question: probs });
-    }
+    if (needsQuestion) attention = await questionAttention(session, cache, question, parseCompression(options.compression).ahead ?? 0);
     const ctx = sharer.adopt(cache, { attention });
     const { card } = await sharer.card(ctx.id, options.compression);
     cardBytes.push(card.bytes.length);

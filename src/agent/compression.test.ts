@@ -28,9 +28,25 @@ describe('compression options', () => {
     assert.deepEqual(parseCompression('int4-q2c25+floor32+recent8+pool4x2+sink2'), {
       name: 'int4-q2c25+floor32+recent8+pool4x2+sink2', precision: 'int4g', selector: 'q2c', keep: 0.25, floor: 32, recent: 8, pool: { before: 4, after: 2 }, sinks: 2,
     });
-    for (const bad of ['int4+floor32', 'int4-q2c25+wide', 'int4-snapkv25+pool2x2', 'int4-q2c25+floor', 'int4-q2c25+']) {
+    assert.equal(parseCompression('int4-q2c25+ahead4').ahead, 4);
+    for (const bad of ['int4+floor32', 'int4-q2c25+wide', 'int4-snapkv25+pool2x2', 'int4-q2c25+floor', 'int4-q2c25+',
+      'int4-snapkv25+ahead2', 'int4-q2c25+ahead0', 'int4-q2c25+ahead65']) {
       assert.throws(() => parseCompression(bad), { code: 'BAD_ARGUMENT' }, bad);
     }
+  });
+
+  it('+aheadN adds the draft answer\'s rows to the question\'s; without a draft it is refused', async () => {
+    const T = 40;
+    const question = attentionFor(T, [[10, 11], [10, 11]]);
+    const draft = attentionFor(T, [[30], [30]]);
+    const withDraft = { ...question, draftLength: 3, draftMass: async (n: number) => { assert.equal(n, 2); return draft.questionMass(); } };
+    // 10% of 40 = 4 tokens a head, the sink (token 0) first: both keep 10 and 11; the question
+    // alone fills the last place with a near-zero token, the lookahead with the draft's token 30.
+    const plain = await compress(cacheOf(T), parseCompression('int4-q2c10+pool0x0'), { attention: withDraft });
+    const ahead = await compress(cacheOf(T), parseCompression('int4-q2c10+pool0x0+ahead2'), { attention: withDraft });
+    assert.ok(plain.indices!.includes(10) && plain.indices!.includes(11) && !plain.indices!.includes(30), `plain Q2C kept ${plain.indices}`);
+    assert.deepEqual([...ahead.indices!], [0, 10, 11, 30]);
+    await assert.rejects(compress(cacheOf(T), parseCompression('int4-q2c10+ahead2'), { attention: question }), { code: 'BAD_ARGUMENT' });
   });
 
   it('a floor raises each head\'s budget to min(T, N); recent keeps the last N tokens in every head', async () => {

@@ -4,6 +4,7 @@
  *
  *   fp16 | int8 | int4 | int2 | nf4 | fp32      whole cache at that precision
  *   int4-q2c25                                   Q2C keeps 25% of the tokens, then INT4
+ *   int4-q2c25+ahead2                            lookahead Q2C: the sharer's 2-token draft answer scores too
  *   int8-snapkv50, fp16-front50, ...             any selector of src/select, any percentage
  *   rd10                                         rate–distortion plan at 10% of the FP16 bytes
  *
@@ -38,13 +39,15 @@ export interface Compression {
   pool?: { before: number; after: number };
   /** `+shared`: one token set for every layer and head (scores averaged), instead of the selector's per-head sets. */
   shared?: boolean;
+  /** `+aheadN`: lookahead Q2C, scoring with the rows of the sharer's own N-token draft answer too (the sharer reads with lookahead >= N). */
+  ahead?: number;
 }
 
 const ALIASES: Record<string, BaselineName | 'fp32'> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', int4: 'int4g', int4g: 'int4g', int2: 'int2-kivi', 'int2-kivi': 'int2-kivi', nf4: 'nf4' };
 
 /**
- * Selection options after the name, each `+OPTION`: `floorN`, `recentN`, `sinkN`, `poolBxA`
- * (e.g. `int4-q2c25+floor32+recent8`). Only with a selector.
+ * Selection options after the name, each `+OPTION`: `floorN`, `recentN`, `sinkN`, `poolBxA`,
+ * `aheadN` (e.g. `int4-q2c25+floor32+recent8`, `int4-q2c25+ahead4`). Only with a selector.
  */
 function parseOptions(name: string, opts: string[], c: Compression): Compression {
   ensure(c.selector !== undefined, 'BAD_ARGUMENT', `compression "${name}": +options need a selector (e.g. int4-q2c25+floor32)`);
@@ -59,11 +62,15 @@ function parseOptions(name: string, opts: string[], c: Compression): Compression
       else c.sinks = n;
     } else if (o === 'shared') {
       c.shared = true;
+    } else if (/^ahead\d+$/.test(o)) {
+      ensure(c.selector === 'q2c', 'BAD_ARGUMENT', `compression "${name}": +ahead is a Q2C option`);
+      c.ahead = Number(o.slice(5));
+      ensure(c.ahead >= 1 && c.ahead <= 64, 'BAD_ARGUMENT', `compression "${name}": +ahead takes 1..64 draft tokens`);
     } else if (p) {
       ensure(c.selector === 'q2c', 'BAD_ARGUMENT', `compression "${name}": +pool is a Q2C option`);
       c.pool = { before: Number(p[1]), after: Number(p[2]) };
     } else {
-      throw new KvwireError('BAD_ARGUMENT', `compression "${name}": unknown option "+${o}"; options are +floorN, +recentN, +sinkN, +poolBxA, +shared`);
+      throw new KvwireError('BAD_ARGUMENT', `compression "${name}": unknown option "+${o}"; options are +floorN, +recentN, +sinkN, +poolBxA, +aheadN, +shared`);
     }
   }
   return c;
@@ -120,7 +127,7 @@ export async function compress(cache: KvCache, c: Compression, options: { attent
   }
   const coding = c.precision === 'fp32' ? { keys: { format: 'fp32' as const }, values: { format: 'fp32' as const } } : baselineCoding(c.precision, cache.headDim);
   if (!c.selector || T === 0) return { cache, source: cache, indices: null, precision: { classes: [coding] }, absent: null, keptTokens: T, keptFraction: 1 };
-  const selector = c.pool && c.selector === 'q2c' ? q2cSelector(c.pool) : getSelector(c.selector);
+  const selector = (c.pool || c.ahead) && c.selector === 'q2c' ? q2cSelector({ ...c.pool, ahead: c.ahead }) : getSelector(c.selector);
   const input = { cache, attention: options.attention };
   const raw = await selector.score(input);
   const sinks = c.sinks ?? options.sinks ?? 1;

@@ -51,8 +51,11 @@ export class Sharer {
   /** `session` may be null for a sharer that only serves adopted contexts (see `adopt`). */
   constructor(private readonly session: Session | null, readonly options: SharerOptions) {}
 
-  /** Prefills `tokens`; with `question`, also the question's attention to them (Q2C). */
-  async read(tokens: ArrayLike<number>, options: { question?: ArrayLike<number>; text?: string; id?: string } = {}): Promise<SharedContext> {
+  /**
+   * Prefills `tokens`; with `question`, also the question's attention to them (Q2C), and with
+   * `lookahead` N, that of the sharer's own N-token greedy draft answer too (`+aheadN`).
+   */
+  async read(tokens: ArrayLike<number>, options: { question?: ArrayLike<number>; lookahead?: number; text?: string; id?: string } = {}): Promise<SharedContext> {
     const session = this.need();
     const t0 = performance.now();
     const { cache } = await session.prefill(tokens); // the engine runs long inputs in chunks of rows
@@ -65,10 +68,11 @@ export class Sharer {
       // Q2C (seed 002): attention from the question, appended after the context at its original
       // positions, to every context token. One forward of the question's tokens.
       const t1 = performance.now();
-      const rows = Array.from({ length: options.question.length }, (_, i) => i);
-      const { attention: probs } = await session.prefill(options.question, { past: cache, attentionRows: rows });
-      const asked = precomputedAttention(cache.positions, session.config.heads, { question: probs });
-      attention = { heads: live.heads, contextMass: (r) => live.contextMass(r), questionMass: () => asked.questionMass() };
+      const asked = await questionAttention(session, cache, options.question, options.lookahead ?? 0);
+      attention = {
+        heads: live.heads, contextMass: (r) => live.contextMass(r), questionMass: () => asked.questionMass(),
+        draftMass: (n) => asked.draftMass!(n), draftLength: asked.draftLength,
+      };
       scoreMs = performance.now() - t1;
     }
     return this.adopt(cache, { attention, text: options.text, id: options.id, timings: { prefillMs, scoreMs } });
@@ -166,4 +170,26 @@ export class Sharer {
     if (!this.session) throw new KvwireError('BAD_ARGUMENT', 'this sharer has no model session: it only serves adopted contexts');
     return this.session;
   }
+}
+
+/**
+ * The question's attention to a context cache (Q2C): the question appended after the context at
+ * its next positions, one forward with every row's attention. With `lookahead` N > 0 the sharer
+ * first drafts its own greedy answer (up to N tokens, stopping at EOS; one forward of question +
+ * draft per token) and the rows of that draft come too, for lookahead Q2C (`+aheadN`).
+ */
+export async function questionAttention(session: Session, cache: KvCache, question: ArrayLike<number>, lookahead = 0): Promise<AttentionSource & { draft: number[] }> {
+  ensure(Number.isInteger(lookahead) && lookahead >= 0, 'BAD_ARGUMENT', `lookahead must be a non-negative integer, got ${lookahead}`);
+  const rows = Array.from(question);
+  const eos = new Set(session.config.eosTokenIds);
+  for (let i = 0; i < lookahead; i++) {
+    const { logits } = await session.prefill(rows, { past: cache });
+    let best = 0;
+    for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+    if (eos.has(best)) break;
+    rows.push(best);
+  }
+  const { attention: probs } = await session.prefill(rows, { past: cache, attentionRows: rows.map((_, i) => i) });
+  const source = precomputedAttention(cache.positions, session.config.heads, { question: probs, questionLength: question.length });
+  return Object.assign(source, { draft: rows.slice(question.length) });
 }

@@ -64,6 +64,13 @@ export interface AttentionSource {
   contextMass(rows: number[]): Promise<Float32Array[]>;
   /** Mass from the question's rows (the receiver's question appended after the context). */
   questionMass(): Promise<Float32Array[]>;
+  /**
+   * Mass from the rows of the first `n` tokens of the sharer's own greedy answer, drafted after
+   * the question (lookahead Q2C, `+aheadN`); absent where no draft was made.
+   */
+  draftMass?(n: number): Promise<Float32Array[]>;
+  /** Tokens of that draft (at most what `draftMass` can serve). */
+  readonly draftLength?: number;
 }
 
 /**
