@@ -59,10 +59,10 @@ const ops: Record<string, (a: any, post: Post) => Promise<Reply>> = {
     await seq.generate({ maxTokens: 2, stop: [] });
     return { result: null };
   },
-  async read(a: { text?: string; tokens?: number[]; question?: string; questionTokens?: number[]; id?: string }) {
+  async read(a: { text?: string; tokens?: number[]; question?: string; questionTokens?: number[]; lookahead?: number; id?: string }) {
     const tokens = a.tokens ?? session.spec.tokenizer.encode(a.text ?? '', { addBos: true });
     const q = a.question !== undefined || a.questionTokens ? questionTokens(a) : undefined;
-    const ctx = await sharer.read(tokens, { question: q, text: a.text, id: a.id });
+    const ctx = await sharer.read(tokens, { question: q, lookahead: a.lookahead, text: a.text, id: a.id });
     return { result: { id: ctx.id, tokens: ctx.cache.length, timings: ctx.timings } };
   },
   async adopt(a: { cardFile: string; massFile?: string; heads?: number; id: string; text?: string }) {

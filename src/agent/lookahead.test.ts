@@ -36,6 +36,9 @@ test('questionAttention drafts the greedy answer and serves its rows apart from 
     assert.deepEqual(await asked.draftMass!(2), byHand(Q, Q + 2));
     await assert.rejects(asked.draftMass!(4), { code: 'BAD_ARGUMENT' });
 
+    await assert.rejects(questionAttention(session, cache, question, 65), { code: 'BAD_ARGUMENT' });
+    await assert.rejects(questionAttention(session, cache, question, 1.5), { code: 'BAD_ARGUMENT' });
+
     // Without lookahead: the question's rows alone (a forward of other shape: equal to rounding).
     const none = await questionAttention(session, cache, question);
     assert.equal(none.draftLength, 0);

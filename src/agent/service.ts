@@ -3,7 +3,7 @@
  * receive (fetch a card from another agent and answer). JSON routes are operations; cards travel
  * as binary streams.
  *
- *   POST /contexts              {text | tokens, question? | questionTokens?, id?}  read a context
+ *   POST /contexts              {text | tokens, question? | questionTokens?, lookahead?, id?}  read a context
  *   POST /contexts/:id/card     {compression}             make a card now and stream it as it is encoded
  *                                                          (card-stream.ts; Content-Location for resumption)
  *   GET  /cards/:digest                                   a card made earlier (Range / If-Range resume)

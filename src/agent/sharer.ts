@@ -179,7 +179,7 @@ export class Sharer {
  * draft per token) and the rows of that draft come too, for lookahead Q2C (`+aheadN`).
  */
 export async function questionAttention(session: Session, cache: KvCache, question: ArrayLike<number>, lookahead = 0): Promise<AttentionSource & { draft: number[] }> {
-  ensure(Number.isInteger(lookahead) && lookahead >= 0, 'BAD_ARGUMENT', `lookahead must be a non-negative integer, got ${lookahead}`);
+  ensure(Number.isInteger(lookahead) && lookahead >= 0 && lookahead <= 64, 'BAD_ARGUMENT', `lookahead must be an integer in 0..64 (draft tokens), got ${lookahead}`);
   const rows = Array.from(question);
   const eos = new Set(session.config.eosTokenIds);
   for (let i = 0; i < lookahead; i++) {

@@ -114,7 +114,8 @@ export const handoffRunner: CellRunner = {
     const context = item.ids.slice(0, item.split);
     const question = item.ids.slice(item.split);
     // Only Q2C reads the question's attention: other methods must not pay for its forward.
-    const shared = await sharer.read(context, parseCompression(compression).selector === 'q2c' ? { question } : {});
+    const parsed = parseCompression(compression);
+    const shared = await sharer.read(context, parsed.selector === 'q2c' ? { question, lookahead: parsed.ahead } : {});
     try {
       const made = await sharer.card(shared.id, compression);
       store.put({ bytes: made.card.bytes, digest: made.card.digest });
