@@ -7,6 +7,8 @@ xz-compresses ~15x, and one text file serves every tokenizer), and the GPU machi
 
     # CPU machine (needs node and `npx tsc -p .`): export, strip to what training reads, compress
     python3 training/fresh.py export --out .devdata/fresh/tasks.jsonl.xz
+    # another set of new examples for a later continuation (seeds + 100; the zoo's qwen fresh3/fresh4 runs)
+    python3 training/fresh.py export --seed-shift 100 --out .devdata/fresh3/tasks.jsonl.xz
     # CPU machine: corpus + needle/instr examples of an existing token cache, without its facts/twohop
     python3 training/fresh.py base --src .devdata/bind/tok/bpe4096 --out .devdata/fresh/base/bpe4096
     # GPU machine: tokenize the fresh examples and merge them with the base -> a train.py --cache folder
@@ -46,7 +48,7 @@ SPECS = [
 ]
 
 
-def export(out: str, scale: float) -> None:
+def export(out: str, scale: float, seed_shift: int = 0) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + ".tmp"
     counts = {}
@@ -55,7 +57,7 @@ def export(out: str, scale: float) -> None:
             n = max(1, int(n * scale))
             path = os.path.join(d, f"{group}.jsonl")
             subprocess.run(["node", os.path.join(ROOT, "dist", "cli", "main.js"), "tasks", "export", *args, "--split", "train",
-                            "-n", str(n), "--seed", str(seed), "--out", path], check=True)
+                            "-n", str(n), "--seed", str(seed + seed_shift), "--out", path], check=True)
             with open(path, encoding="utf-8") as src:
                 for line in src:
                     e = json.loads(line)
@@ -119,13 +121,15 @@ def main():
     ap.add_argument("cmd", choices=["export", "base", "cache"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--scale", type=float, default=1.0, help="export: multiply every count (a smaller dry run)")
+    ap.add_argument("--seed-shift", type=int, default=0,
+                    help="export: add this to every seed (another set of new examples for a later continuation)")
     ap.add_argument("--src", help="base: a token cache folder (data.py tokenize or bind_cache.py)")
     ap.add_argument("--keep", default="needle,instr", help="base: task groups kept from --src")
     ap.add_argument("--tasks", help="cache: tasks.jsonl.xz from export")
     ap.add_argument("--base", help="cache: a folder from base")
     a = ap.parse_args()
     if a.cmd == "export":
-        export(a.out, a.scale)
+        export(a.out, a.scale, a.seed_shift)
     elif a.cmd == "base":
         base(a.src, a.out, a.keep.split(","))
     else:
