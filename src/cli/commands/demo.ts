@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dataRoot } from '../../util/data.js';
-import { createAgentProcess, type Answer, type AgentProcess } from '../../agent/index.js';
+import { createAgentProcess, parseCompression, type Answer, type AgentProcess } from '../../agent/index.js';
 import { taskExamples } from '../../eval/run-task.js';
 import { TASK_NAMES, formatPrompt, getTask, type TaskName } from '../../eval/tasks/index.js';
 import { loadModel } from '../../model/index.js';
@@ -25,7 +25,7 @@ export const demoHelp = `kvwire demo [--model PATH] [--task NAME] [-n N] [--inde
   CacheCard and compares it with re-prefilling the text and with a text relay note.
   Defaults: model ${DEFAULT_MODEL}; task needle at --length 1024 tokens (a passkey in a book
   passage; needs ../shared/data, else task instr); 6 test examples, detail for example 0;
-  compressions fp16,int8,int4,int4-q2c25 (docs/cachecard.md, src/agent/compression.ts); no link
+  compressions fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2 (docs/cachecard.md, src/agent/compression.ts); no link
   shaping (--link 10mbit --latency-ms 10 shapes the sharer's sends); --facts N sets the facts
   per context of facts/twohop/instr; --key signs and checks cards.`;
 
@@ -34,7 +34,7 @@ interface Method { label: string; via: 'card' | 'text' | 'note'; compression?: s
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: {
     model: { type: 'string', default: DEFAULT_MODEL }, task: { type: 'string' }, n: { type: 'string', short: 'n', default: '6' },
-    index: { type: 'string', default: '0' }, compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25' }, key: { type: 'string' },
+    index: { type: 'string', default: '0' }, compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2' }, key: { type: 'string' },
     link: { type: 'string' }, 'latency-ms': { type: 'string' }, length: { type: 'string' }, facts: { type: 'string' }, 'max-tokens': { type: 'string', default: '12' },
   } });
   // Default: a passkey in 1K tokens of a book (long enough for re-prefill to cost something);
@@ -57,6 +57,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     { label: 're-prefill text', via: 'text' },
     { label: 'text relay 25%', via: 'note' },
   ];
+  // The sharer drafts its answer when it reads, as far as the longest lookahead Q2C asks (+aheadN).
+  const lookahead = Math.max(0, ...values.compressions!.split(',').map((c) => parseCompression(c).ahead ?? 0));
 
   const t0 = performance.now();
   const link = values.link ? { rate: values.link, latencyMs: values['latency-ms'] ? Number(values['latency-ms']) : undefined } : undefined;
@@ -76,7 +78,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const ex = examples[Math.max(i, 0)];
       const prompt = formatPrompt(ex);
       const question = prompt.slice(ex.context.length);
-      const read = await sharer.call('read', { text: ex.context, question, id: `ex${i}` });
+      const read = await sharer.call('read', { text: ex.context, question, lookahead, id: `ex${i}` });
       if (i >= 0) reads.push(read);
       for (const [k, m] of methods.entries()) {
         const answer: Answer = await receiver.call('answer', { from: sharer.url, context: `ex${i}`, via: m.via, compression: m.compression, keep: 0.25, question, maxTokens });
