@@ -10,7 +10,7 @@ import { taskExamples } from '../eval/run-task.js';
 import { mcnemar, pairedBootstrap, wilsonInterval } from '../eval/stats.js';
 import type { TaskName } from '../eval/tasks/index.js';
 import { runChain } from './chain.js';
-import { parseCompression } from './compression.js';
+import { lookaheadFor } from './compression.js';
 import { Receiver } from './receiver.js';
 import { Sharer } from './sharer.js';
 
@@ -56,7 +56,7 @@ export async function handoffAccuracy(session: Session, model: CardModel, o: Acc
   const tok = session.spec.tokenizer;
   const rows: AccuracyRow[] = [];
   // The sharer drafts once per item, as far as the longest lookahead Q2C asks (+aheadN).
-  const lookahead = Math.max(0, ...o.compressions.map((c) => parseCompression(c).ahead ?? 0));
+  const lookahead = lookaheadFor(o.compressions);
   for (const task of o.tasks) {
     const items = taskItems(task, o.n, tok, o.seed ?? 0, o.taskOptions?.[task] ?? {});
     const texts = taskExamples(task, o.n, tok, o.seed ?? 0, o.taskOptions?.[task] ?? {}).map((e) => e.context);

@@ -12,7 +12,7 @@ import type { KvCache } from '../kv/index.js';
 import type { CardModel } from '../card/index.js';
 import { Receiver, type Answer } from './receiver.js';
 import { Sharer, questionAttention } from './sharer.js';
-import { parseCompression } from './compression.js';
+import { lookaheadFor } from './compression.js';
 
 export interface ChainOptions {
   model: CardModel;
@@ -55,7 +55,7 @@ export async function runChain(session: Session, context: ArrayLike<number>, que
   for (let hop = 1; ; hop++) {
     const sharer = new Sharer(session, { model: options.model, key: options.key, hops: hop });
     let attention;
-    if (needsQuestion) attention = await questionAttention(session, cache, question, parseCompression(options.compression).ahead ?? 0);
+    if (needsQuestion) attention = await questionAttention(session, cache, question, lookaheadFor([options.compression]));
     const ctx = sharer.adopt(cache, { attention });
     const { card } = await sharer.card(ctx.id, options.compression);
     cardBytes.push(card.bytes.length);

@@ -98,6 +98,11 @@ export function parseCompression(name: string): Compression {
   return { name, precision, selector: m[2] as SelectorName, keep };
 }
 
+/** The draft a sharer must make when it reads, to serve every one of these compressions (the longest +aheadN). */
+export function lookaheadFor(names: readonly string[]): number {
+  return Math.max(0, ...names.map((c) => parseCompression(c).ahead ?? 0));
+}
+
 export interface Compressed {
   /** The kept tokens, at their original positions (per-head selections: the union over heads); gathered on first use. */
   readonly cache: KvCache;

@@ -10,7 +10,7 @@ export { Receiver, type ReceiverOptions, type CardSource, type AnswerOptions, ty
 export { encodeFusedCard, type FusedCardOptions } from './fusion.js';
 
 // What a sharer sends, by name (precision, selector, rate–distortion plan).
-export { parseCompression, compress, precisionFromPlan, type Compression, type Compressed } from './compression.js';
+export { parseCompression, lookaheadFor, compress, precisionFromPlan, type Compression, type Compressed } from './compression.js';
 
 // Multi-hop chains A -> B -> C ... (each hop re-encodes what it received plus what it added).
 export { runChain, splitRanges, type ChainOptions, type ChainResult } from './chain.js';

@@ -69,10 +69,8 @@ export class Sharer {
       // positions, to every context token. One forward of the question's tokens.
       const t1 = performance.now();
       const asked = await questionAttention(session, cache, options.question, options.lookahead ?? 0);
-      attention = {
-        heads: live.heads, contextMass: (r) => live.contextMass(r), questionMass: () => asked.questionMass(),
-        draftMass: (n) => asked.draftMass!(n), draftLength: asked.draftLength,
-      };
+      // The question's (and draft's) rows as drafted; the context's own rows from the live session.
+      attention = { ...asked, contextMass: (r) => live.contextMass(r) };
       scoreMs = performance.now() - t1;
     }
     return this.adopt(cache, { attention, text: options.text, id: options.id, timings: { prefillMs, scoreMs } });

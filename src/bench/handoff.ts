@@ -30,7 +30,7 @@ import { Session } from '../engine/index.js';
 import { fingerprint } from '../model/index.js';
 import { encodeCard, presetPrecision, type CardModel } from '../card/index.js';
 import { rowMass } from '../select/index.js';
-import { createAgentProcess, type AgentProcess, type Answer } from '../agent/index.js';
+import { createAgentProcess, lookaheadFor, type AgentProcess, type Answer } from '../agent/index.js';
 import { handoffAccuracy, type AccuracyRow } from '../agent/accuracy.js';
 import { createLlamaPeer, writeRandomQwen2Gguf, type PeerHandoff } from '../agent/llamacpp-peer.js';
 import { loadModel } from '../model/index.js';
@@ -53,7 +53,7 @@ const contexts = opt.contexts!.split(',').map(Number);
 const compressions = opt.compressions!.split(',');
 // Timing runs on random weights, whose "draft answer" means nothing: lookahead cards (+aheadN) are
 // measured for accuracy only (their bytes are the plain Q2C card's, within 0.1%).
-const timedCompressions = compressions.filter((c) => !/\+ahead\d+/.test(c));
+const timedCompressions = compressions.filter((c) => !lookaheadFor([c]));
 const Q = Number(opt.question);
 const repsFor = (link: string) => Number(link === 'loopback' ? opt.reps : opt['link-reps']);
 const threads = Number(opt.threads);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dataRoot } from '../../util/data.js';
-import { createAgentProcess, parseCompression, type Answer, type AgentProcess } from '../../agent/index.js';
+import { createAgentProcess, lookaheadFor, type Answer, type AgentProcess } from '../../agent/index.js';
 import { taskExamples } from '../../eval/run-task.js';
 import { TASK_NAMES, formatPrompt, getTask, type TaskName } from '../../eval/tasks/index.js';
 import { loadModel } from '../../model/index.js';
@@ -58,7 +58,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     { label: 'text relay 25%', via: 'note' },
   ];
   // The sharer drafts its answer when it reads, as far as the longest lookahead Q2C asks (+aheadN).
-  const lookahead = Math.max(0, ...values.compressions!.split(',').map((c) => parseCompression(c).ahead ?? 0));
+  const lookahead = lookaheadFor(values.compressions!.split(','));
 
   const t0 = performance.now();
   const link = values.link ? { rate: values.link, latencyMs: values['latency-ms'] ? Number(values['latency-ms']) : undefined } : undefined;
