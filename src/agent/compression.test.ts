@@ -47,6 +47,10 @@ describe('compression options', () => {
     assert.ok(plain.indices!.includes(10) && plain.indices!.includes(11) && !plain.indices!.includes(30), `plain Q2C kept ${plain.indices}`);
     assert.deepEqual([...ahead.indices!], [0, 10, 11, 30]);
     await assert.rejects(compress(cacheOf(T), parseCompression('int4-q2c10+ahead2'), { attention: question }), { code: 'BAD_ARGUMENT' });
+    // A draft that ended at once (EOS first): the question's rows alone, as plain Q2C.
+    const emptyDraft = { ...question, draftLength: 0, draftMass: () => Promise.reject(new Error('no draft rows to read')) };
+    const ended = await compress(cacheOf(T), parseCompression('int4-q2c10+pool0x0+ahead2'), { attention: emptyDraft });
+    assert.deepEqual([...ended.indices!], [...plain.indices!]);
   });
 
   it('a floor raises each head\'s budget to min(T, N); recent keeps the last N tokens in every head', async () => {

@@ -42,6 +42,7 @@ test('questionAttention drafts the greedy answer and serves its rows apart from 
     // Without lookahead: the question's rows alone (a forward of other shape: equal to rounding).
     const none = await questionAttention(session, cache, question);
     assert.equal(none.draftLength, 0);
+    assert.equal(none.draftMass, undefined); // no draft asked for: +aheadN is refused, not silently plain
     const want = byHand(0, Q);
     (await none.questionMass()).forEach((m, l) => assert.ok(maxRelError(m, want[l]) < 1e-5, `layer ${l}`));
   } finally {

@@ -188,6 +188,6 @@ export async function questionAttention(session: Session, cache: KvCache, questi
     rows.push(best);
   }
   const { attention: probs } = await session.prefill(rows, { past: cache, attentionRows: rows.map((_, i) => i) });
-  const source = precomputedAttention(cache.positions, session.config.heads, { question: probs, questionLength: question.length });
+  const source = precomputedAttention(cache.positions, session.config.heads, { question: probs, questionLength: lookahead > 0 ? question.length : undefined });
   return Object.assign(source, { draft: rows.slice(question.length) });
 }

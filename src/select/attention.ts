@@ -97,13 +97,17 @@ export function precomputedAttention(contextPositions: Int32Array, heads: number
     ensure(a !== undefined, 'BAD_ARGUMENT', 'Q2C needs the question\'s attention: append the question with attentionRows = all rows');
     return a.probs.map((p) => rowMass(p, heads, A, a.keyPositions.length, T, Array.from({ length: to - from }, (_, i) => from + i)));
   };
-  return {
-    draftLength: A - Q,
-    async draftMass(n) {
+  // A draft exists (possibly empty: the answer's first token was EOS) only where questionLength says where it starts.
+  const draft = probs.questionLength === undefined ? {} : {
+    async draftMass(n: number) {
       ensure(Number.isInteger(n) && n >= 1 && n <= A - Q, 'BAD_ARGUMENT',
         `lookahead Q2C asks for ${n} draft rows; the sharer drafted ${A - Q} (read the context with lookahead >= ${n})`);
       return questionRows(Q, Q + n);
     },
+  };
+  return {
+    ...draft,
+    draftLength: A - Q,
     heads,
     async contextMass(rows) {
       checkRows(rows, T);
@@ -276,8 +280,9 @@ export const q2c: Selector = q2cSelector();
  * (docs/results/handoff.md, "Lookahead Q2C").
  */
 async function lookaheadMass(src: AttentionSource, ahead: number): Promise<Float32Array[]> {
-  ensure(src.draftMass !== undefined && (src.draftLength ?? 0) > 0, 'BAD_ARGUMENT',
+  ensure(src.draftMass !== undefined, 'BAD_ARGUMENT',
     `lookahead Q2C (+ahead${ahead}) needs the sharer's draft answer: read the context with its question and lookahead >= 1`);
-  const [q, d] = [await src.questionMass(), await src.draftMass(Math.min(ahead, src.draftLength!))];
+  if (!src.draftLength) return src.questionMass(); // the sharer's answer ended at once: no draft rows to add
+  const [q, d] = [await src.questionMass(), await src.draftMass(Math.min(ahead, src.draftLength))];
   return q.map((m, l) => m.map((x, i) => x + d[l][i]));
 }

@@ -66,7 +66,8 @@ export interface AttentionSource {
   questionMass(): Promise<Float32Array[]>;
   /**
    * Mass from the rows of the first `n` tokens of the sharer's own greedy answer, drafted after
-   * the question (lookahead Q2C, `+aheadN`); absent where no draft was made.
+   * the question (lookahead Q2C, `+aheadN`); absent where no draft was asked for (a draft may
+   * still be empty: the answer's first token was EOS, `draftLength` 0).
    */
   draftMass?(n: number): Promise<Float32Array[]>;
   /** Tokens of that draft (at most what `draftMass` can serve). */
