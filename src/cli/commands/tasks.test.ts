@@ -62,6 +62,17 @@ test('tasks export --task all covers every task; options land where they fit', a
   assert.equal(rows.filter((r) => r.task !== 'needle' && 'length' in r).length, 0);
 });
 
+test('tasks export --chain keeps one chain kind of twohop', async () => {
+  const out = join(dir, 'friend.jsonl');
+  assert.equal(await tasksCommand(['export', '--task', 'twohop', '--split', 'train', '-n', '30', '--chain', 'friend', '--out', out], capture()), 0);
+  const rows = readJsonl(out);
+  assert.equal(rows.length, 30);
+  for (const r of rows) {
+    assert.equal((r.meta as { chain: string }).chain, 'friend');
+    assert.match(r.question, /best friend\?$/);
+  }
+});
+
 test('tasks export: usage errors return 2 and write nothing', async () => {
   const out = join(dir, 'bad.jsonl');
   for (const args of [
@@ -70,6 +81,8 @@ test('tasks export: usage errors return 2 and write nothing', async () => {
     ['export', '--task', 'facts', '--split', 'test', '-n', 'x', '--seed', '1', '--out', out],
     ['export', '--task', 'facts', '--split', 'test', '-n', '1', '--seed', '1'],
     ['export', '--task', 'facts', '--split', 'test', '-n', '1', '--seed', '1', '--length', '512', '--out', out],
+    ['export', '--task', 'facts', '--split', 'test', '-n', '1', '--seed', '1', '--chain', 'friend', '--out', out],
+    ['export', '--task', 'twohop', '--split', 'test', '-n', '1', '--seed', '1', '--chain', 'cousin', '--out', out],
     ['export', '--bogus'],
     ['frobnicate'],
   ]) {

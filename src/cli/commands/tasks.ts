@@ -21,7 +21,7 @@ export const TASKS_USAGE = `usage:
                       [--length L[,L...]] [--tokenizer tokenizer.json]   (needle)
                       [--facts N]                                        (facts, twohop, instr)
                       [--worked]                                         (arith)
-                      [--mc]                                             (twohop)
+                      [--mc] [--chain capital|friend|employer]            (twohop)
                       [--form letter|value|open]                         (facts; value, open: training variants)
                       [--placement front|back] [--kind instruction|fact] (instr)
 
@@ -97,7 +97,7 @@ function intArg(name: string, value: string | undefined, min: number): number {
 
 /** Which task takes which CLI option. */
 const OPTION_TASKS: Record<string, readonly TaskName[]> = {
-  length: ['needle'], tokenizer: ['needle'], facts: ['facts', 'twohop', 'instr'], worked: ['arith'], mc: ['twohop'], form: ['facts'],
+  length: ['needle'], tokenizer: ['needle'], facts: ['facts', 'twohop', 'instr'], worked: ['arith'], mc: ['twohop'], chain: ['twohop'], form: ['facts'],
   placement: ['instr'], kind: ['instr'],
 };
 
@@ -109,7 +109,7 @@ async function exportTasks(rest: string[], io: TasksIo): Promise<number> {
     options: {
       task: { type: 'string' }, split: { type: 'string' }, n: { type: 'string', short: 'n' }, seed: { type: 'string' },
       out: { type: 'string', short: 'o' }, length: { type: 'string' }, tokenizer: { type: 'string' }, facts: { type: 'string' },
-      worked: { type: 'boolean' }, mc: { type: 'boolean' }, form: { type: 'string' }, placement: { type: 'string' }, kind: { type: 'string' },
+      worked: { type: 'boolean' }, mc: { type: 'boolean' }, chain: { type: 'string' }, form: { type: 'string' }, placement: { type: 'string' }, kind: { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new KvwireError('BAD_ARGUMENT', `unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -133,6 +133,7 @@ async function exportTasks(rest: string[], io: TasksIo): Promise<number> {
   if (values.facts !== undefined) for (const t of ['facts', 'twohop', 'instr'] as const) options[t].numFacts = intArg('facts', values.facts, 1);
   if (values.worked) options.arith.worked = true;
   if (values.mc) options.twohop.multipleChoice = true;
+  if (values.chain !== undefined) options.twohop.chain = values.chain; // one chain kind only (the generator checks the name)
   if (values.form !== undefined) options.facts.form = values.form;
   if (values.placement !== undefined) options.instr.placement = values.placement;
   if (values.kind !== undefined) options.instr.kind = values.kind;
