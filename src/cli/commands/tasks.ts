@@ -21,7 +21,7 @@ export const TASKS_USAGE = `usage:
                       [--length L[,L...]] [--tokenizer tokenizer.json]   (needle)
                       [--facts N]                                        (facts, twohop, instr)
                       [--worked]                                         (arith)
-                      [--mc] [--chain capital|friend|employer]          (twohop)
+                      [--mc] [--chain capital|friend|employer]           (twohop)
                       [--form letter|value|open]                         (facts; value, open: training variants)
                       [--placement front|back] [--kind instruction|fact] (instr)
 
