@@ -13,6 +13,9 @@
  * FloatPool where the build has one, as the receiver does) and KvBuffer.fromCache (inject's
  * layout change), median ms per --compressions. `--root DIR` runs another build's dist/ (a git
  * worktree of an older commit, built with tsc) in the same way, for before/after on one machine.
+ *
+ * Every table says which kernels ran: 'wasm' (WebAssembly SIMD) or 'js' (KVWIRE_NO_WASM=1, or a
+ * build without them).
  */
 import { parseArgs } from 'node:util';
 import { KvCache } from '../kv/kv-cache.js';
@@ -25,6 +28,7 @@ import os from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../util/data.js';
+import { kernelPath } from '../quant/wasm/kernels.js';
 
 const TARGET_ENCODE_GBPS = 1;
 const TARGET_DECODE_GBPS = 2;
@@ -100,6 +104,7 @@ async function cardPath(root: string): Promise<void> {
   const { compress, parseCompression } = await from('agent/compression.js');
   const card = await from('card/index.js');
   const { KvBuffer } = await from('engine/kv-buffer.js');
+  const kernels: string = await from('quant/wasm/kernels.js').then((m) => m.kernelPath(), () => 'js');
   const heads = 14;
   const rng = quant.createRng(7);
   const per = shape.kvHeads * T * shape.headDim;
@@ -138,11 +143,11 @@ async function cardPath(root: string): Promise<void> {
       if (keep) ms.fromCache.push(performance.now() - t);
       pool?.give([...got.cache.keys, ...got.cache.values]);
     }
-    rows.push({ card: name, bytes, 'plan ms': median(ms.plan), 'encode ms': median(ms.encode), 'decode ms': median(ms.decode), 'fromCache ms': median(ms.fromCache) });
+    rows.push({ card: name, kernels, bytes, 'plan ms': median(ms.plan), 'encode ms': median(ms.encode), 'decode ms': median(ms.decode), 'fromCache ms': median(ms.fromCache) });
   }
   printTable(rows);
   const path = writeResults(`codec-card-${T}${args.root ? '-' + basename(args.root) : ''}`, {
-    command: `node dist/bench/codec.js ${process.argv.slice(2).join(' ')}`, root, shape: { ...shape, tokens: T }, loadAverage: os.loadavg(),
+    command: `node dist/bench/codec.js ${process.argv.slice(2).join(' ')}`, root, kernels, shape: { ...shape, tokens: T }, loadAverage: os.loadavg(),
     method: `median of ${reps} after ${warmup} warm-up`, rows,
   });
   console.log(`\nwrote ${path}`);
@@ -158,7 +163,7 @@ const inputBytes = cache.floatBytes;
 const outK = cache.keys.map((k) => new Float32Array(k.length));
 const outV = cache.values.map((v) => new Float32Array(v.length));
 console.log(`codec benchmark: ${shape.layers} layers x ${shape.kvHeads} KV heads x ${T} tokens x ${shape.headDim} dims, ` +
-  `${(inputBytes / 1e6).toFixed(1)} MB float32; median of ${reps} after ${warmup} warm-up\n`);
+  `${(inputBytes / 1e6).toFixed(1)} MB float32; median of ${reps} after ${warmup} warm-up; kernels: ${kernelPath()}\n`);
 
 const rows: Row[] = [];
 for (const { name, options } of configs) {
@@ -186,6 +191,7 @@ for (const { name, options } of configs) {
 printTable(rows);
 const path = writeResults('codec', {
   command: 'npm run bench:codec',
+  kernels: kernelPath(),
   shape: { ...shape, tokens: T },
   inputBytes,
   data: 'normal(0,1), mulberry32 seed 0x6b7677',

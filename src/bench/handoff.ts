@@ -39,6 +39,7 @@ import type { TaskName } from '../eval/tasks/index.js';
 import { DEFAULT_MODEL } from '../cli/defaults.js';
 import { QWEN25_05B, randomSpec } from './engine.js';
 import { printTable, writeResults, type Row } from './report.js';
+import { kernelPath } from '../quant/wasm/kernels.js';
 
 const { values: opt } = parseArgs({ options: {
   contexts: { type: 'string', default: '1024,2048,4096,8192' }, links: { type: 'string', default: 'loopback,1000mbit,100mbit,10mbit' },
@@ -309,6 +310,7 @@ async function accuracy(): Promise<{ model: string; rows: AccuracyRow[] } | null
 
 const t0 = performance.now();
 const load = [os.loadavg()];
+log(`codec kernels: ${kernelPath()}`);
 const timed = opt['no-timing'] ? null : await timing();
 const table = timed ? report(timed.rows) : [];
 const acc = await accuracy();
@@ -316,7 +318,7 @@ const goals = targets(timed?.rows ?? [], acc?.rows ?? []);
 for (const [k, v] of Object.entries(goals)) console.log(`${(v as { met: boolean }).met ? 'MET ' : 'MISS'}  ${k}  ${JSON.stringify(v)}`);
 const path = writeResults(opt.name!, {
   command: `npm run bench:handoff -- ${process.argv.slice(2).join(' ')}`.trim(), model: 'random weights, Qwen2.5-0.5B shapes (timing)', questionTokens: Q,
-  reps: { loopback: Number(opt.reps), links: Number(opt['link-reps']) }, threads,
+  reps: { loopback: Number(opt.reps), links: Number(opt['link-reps']) }, threads, kernels: kernelPath(),
   // 1/5/15-minute load averages at the start and the end: this machine's 2 cores are shared.
   loadAverage: [...load, os.loadavg()],
   prepared: timed?.prep, peer: timed?.peers, table, rows: timed?.rows, errors, accuracy: acc, targets: goals, wallSeconds: (performance.now() - t0) / 1000,

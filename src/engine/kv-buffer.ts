@@ -4,6 +4,7 @@
  * copying. KvCache (head-major) is the public currency; conversion happens once at the edges.
  */
 import { KvCache, type KvShape } from '../kv/index.js';
+import { wasm, wasmHeadsToTokens } from '../quant/wasm/kernels.js';
 
 export class KvBuffer {
   readonly shape: KvShape;
@@ -28,11 +29,17 @@ export class KvBuffer {
     const buf = new KvBuffer(cache.shape, cache.length + extra);
     const { kvHeads: KV, headDim: D } = cache;
     const T = cache.length;
+    const kernels = T * KV * D >= 256 ? wasm() : null;
     for (let l = 0; l < cache.layers; l++) {
       const k = cache.keys[l];
       const v = cache.values[l];
       const bk = buf.keys[l];
       const bv = buf.values[l];
+      if (kernels) { // WebAssembly SIMD, block by block (quant/wasm/kernels.ts): same values
+        wasmHeadsToTokens(kernels, k, bk, KV, T, D);
+        wasmHeadsToTokens(kernels, v, bv, KV, T, D);
+        continue;
+      }
       // Head-major -> token-major with plain loops: a subarray + set per (head, token) row cost
       // more than the copy itself (two objects per 64-float row).
       for (let h = 0; h < KV; h++) {

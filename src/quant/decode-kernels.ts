@@ -6,15 +6,35 @@
  * per-group table costs more to fill than it saves on 64-value rows, and a per-column table's
  * indexing is slower than four rows sharing each column's constants). Other shapes unpack first,
  * then use a generic loop. Every path evaluates the same expression, so they agree to the bit.
+ *
+ * The direct int8/int4/int2 paths run as WebAssembly SIMD (wasm/kernels.c, same bits) when it is
+ * available; decodeCodesJs is the reference and the fallback, and NF4 always runs here.
  */
 import type { DecodeParams } from './params.js';
 import { scratchCodes, unpackCodes } from './pack.js';
 import { NF4_CODEBOOK, type SectionLayout } from './spec.js';
+import { WASM_MIN, wasm, wasmDecode } from './wasm/kernels.js';
 
 const LEVELS: Float64Array = Float64Array.from(NF4_CODEBOOK);
 
 /** Decodes the packed `codes` of `layout` into `out` (length rows·cols). */
 export function decodeCodes(layout: SectionLayout, codes: Uint8Array, p: DecodeParams, out: Float32Array): void {
+  const { bits, cols, rows } = layout;
+  const grouping = layout.grouping!;
+  const nf4 = layout.family === 'nf4';
+  const k = !nf4 && out.length >= WASM_MIN ? wasm() : null;
+  if (k) {
+    if (grouping.kind === 'contiguous' && (grouping.runLength * bits) % 8 === 0) {
+      if (wasmDecode(k, bits, codes, p, rows, cols, grouping.runLength, 0, out)) return;
+    } else if (grouping.kind === 'channel' && (cols * bits) % 8 === 0) {
+      if (wasmDecode(k, bits, codes, p, rows, cols, 0, grouping.blockRows, out)) return;
+    }
+  }
+  decodeCodesJs(layout, codes, p, out);
+}
+
+/** decodeCodes in JavaScript. */
+export function decodeCodesJs(layout: SectionLayout, codes: Uint8Array, p: DecodeParams, out: Float32Array): void {
   const { bits, cols, rows } = layout;
   const grouping = layout.grouping!;
   const nf4 = layout.family === 'nf4';

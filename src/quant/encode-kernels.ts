@@ -8,10 +8,14 @@
  * Where every scale group starts on a byte boundary (always for head dims that are multiples of
  * 4) quantizing and packing are fused, one output byte per iteration; other shapes go through a
  * generic per-element loop and packCodes. Both follow the bit layout of pack.ts.
+ *
+ * The fused int8/int4/int2 paths run as WebAssembly SIMD (wasm/kernels.c, same bits) when it is
+ * available; encodeCodesJs is the reference and the fallback, and NF4 always runs here.
  */
 import type { EncodeParams } from './params.js';
 import { packCodes, scratchCodes } from './pack.js';
 import { NF4_CODEBOOK, type SectionLayout } from './spec.js';
+import { WASM_MIN, wasm, wasmEncode } from './wasm/kernels.js';
 
 /*
  * NF4 nearest level. With u = 2048·v + 2048 for v = x/absmax in [-1, 1], the code is the number of
@@ -41,6 +45,22 @@ function nf4Code(u: number): number {
 
 /** Quantizes `data` with `p` and writes the packed codes (length layout.codeBytes) to `codes`. */
 export function encodeCodes(layout: SectionLayout, data: Float32Array, p: EncodeParams, codes: Uint8Array): void {
+  const { bits, rows, cols } = layout;
+  const grouping = layout.grouping!;
+  const nf4 = layout.family === 'nf4';
+  const k = !nf4 && data.length >= WASM_MIN ? wasm() : null;
+  if (k) {
+    if (grouping.kind === 'contiguous' && (grouping.runLength * bits) % 8 === 0) {
+      if (wasmEncode(k, bits, data, p, rows, cols, grouping.runLength, 0, codes)) return;
+    } else if (grouping.kind === 'channel' && (cols * bits) % 8 === 0) {
+      if (wasmEncode(k, bits, data, p, rows, cols, 0, grouping.blockRows, codes)) return;
+    }
+  }
+  encodeCodesJs(layout, data, p, codes);
+}
+
+/** encodeCodes in JavaScript. */
+export function encodeCodesJs(layout: SectionLayout, data: Float32Array, p: EncodeParams, codes: Uint8Array): void {
   const { bits, rows, cols } = layout;
   const grouping = layout.grouping!;
   const nf4 = layout.family === 'nf4';

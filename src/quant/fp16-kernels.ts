@@ -8,8 +8,12 @@
  * mantissa bit to the rebiased bits and shifting right by 13 is round-half-even (F. Giesen's
  * float_to_half_fast3_rtne); halves below 2^-14 (subnormal) go through floatToHalf, a rare path.
  * fp16 -> float32 is exact: normal halves by shifting the bits, zero and subnormals by a table.
+ *
+ * Both directions run as WebAssembly SIMD (wasm/kernels.c, same bits) when it is available; the
+ * loops here are the reference and the fallback (floatsToHalvesJs, halvesToFloatsJs).
  */
 import { floatToHalf, halfToFloat } from '../util/fp16.js';
+import { WASM_MIN, wasm, wasmFloatsToHalves, wasmHalvesToFloats } from './wasm/kernels.js';
 
 /** Whether this platform stores typed arrays little-endian (the card's byte order). */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -24,6 +28,12 @@ const OVERFLOW = 0x47800000;
  * the first element that is not finite or overflows fp16 (the rest of `out` is then unspecified).
  */
 export function floatsToHalves(src: Float32Array, out: Uint8Array): number {
+  const k = src.length >= WASM_MIN ? wasm() : null;
+  return k ? wasmFloatsToHalves(k, src, out) : floatsToHalvesJs(src, out);
+}
+
+/** floatsToHalves in JavaScript. */
+export function floatsToHalvesJs(src: Float32Array, out: Uint8Array): number {
   const n = src.length;
   const bits = new Uint32Array(src.buffer, src.byteOffset, n);
   if (LITTLE_ENDIAN && (out.byteOffset & 1) === 0) {
@@ -65,6 +75,12 @@ function subnormalTable(): Float32Array {
  * of the first Inf or NaN (which no encoder writes).
  */
 export function halvesToFloats(bytes: Uint8Array, out: Float32Array): number {
+  const k = out.length >= WASM_MIN ? wasm() : null;
+  return k ? wasmHalvesToFloats(k, bytes, out) : halvesToFloatsJs(bytes, out);
+}
+
+/** halvesToFloats in JavaScript. */
+export function halvesToFloatsJs(bytes: Uint8Array, out: Float32Array): number {
   const n = out.length;
   const sub = subnormalTable();
   const outBits = new Uint32Array(out.buffer, out.byteOffset, n);

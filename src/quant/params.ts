@@ -11,6 +11,7 @@ import { KvwireError } from '../errors.js';
 import { floatToHalf, halfArrayToFloat } from '../util/fp16.js';
 import { exactRun, groupRanges } from './ranges.js';
 import { type SectionLayout } from './spec.js';
+import { WASM_MIN, wasm, wasmDecodeParams, wasmEncodeParams } from './wasm/kernels.js';
 
 /**
  * Encoder constants per group. Uniform: code = trunc(x·mul + add), where mul = 1/s and
@@ -22,6 +23,8 @@ export interface EncodeParams {
   zeros: Uint16Array | undefined;
   mul: Float64Array;
   add: Float64Array;
+  /** Set by the WASM path: data and constants are still in its memory for encodeCodes (wasm/kernels.ts). */
+  staged?: number;
 }
 
 /** Decoder constants per group: x̂ = float32(base + q·scale), or float32(NF4[q]·scale) for nf4. */
@@ -29,6 +32,8 @@ export interface DecodeParams {
   scale: Float64Array;
   /** z for asym; -offset·s for sym (exact in float64, so (q - offset)·s is reproduced exactly). */
   base: Float64Array;
+  /** Set by the WASM path: the constants are still in its memory for decodeCodes (wasm/kernels.ts). */
+  staged?: number;
 }
 
 /** Every fp16 value by its bits (256 KB, built on first use): a load instead of a conversion. */
@@ -58,6 +63,14 @@ export function halfAtMost(x: number): number {
  * that each value is finite. Throws NON_FINITE naming `name` and the first bad element.
  */
 export function encodeParams(layout: SectionLayout, data: Float32Array, name: string): EncodeParams {
+  // WebAssembly (wasm/kernels.c: the same steps, to the bit) unless a group would throw here.
+  const k = data.length >= WASM_MIN ? wasm() : null;
+  const p = k ? wasmEncodeParams(k, layout, data) : null;
+  return p ?? encodeParamsJs(layout, data, name);
+}
+
+/** encodeParams in JavaScript. */
+export function encodeParamsJs(layout: SectionLayout, data: Float32Array, name: string): EncodeParams {
   const n = layout.scaleCount;
   const asym = layout.zeroCount > 0;
   const lo = new Float64Array(n);
@@ -137,6 +150,12 @@ function candidateMatters(mn: number, mx: number, zh: number, sh: number, qmax: 
 
 /** The decoder's float64 constants from the stored fp16 scales and zero points. */
 export function decodeParams(layout: SectionLayout, scales: Uint16Array, zeros: Uint16Array | undefined): DecodeParams {
+  const k = layout.count >= WASM_MIN ? wasm() : null;
+  return (k && wasmDecodeParams(k, layout, scales, zeros)) || decodeParamsJs(layout, scales, zeros);
+}
+
+/** decodeParams in JavaScript. */
+export function decodeParamsJs(layout: SectionLayout, scales: Uint16Array, zeros: Uint16Array | undefined): DecodeParams {
   const n = layout.scaleCount;
   const scale = new Float64Array(n);
   const base = new Float64Array(n);

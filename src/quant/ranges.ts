@@ -13,8 +13,13 @@
  * where that ulp could change an fp16 scale or zero point. |x| needs no sign handling, so absmax
  * is exact without the shift. Per channel, running extremes change rarely: plain branches, with
  * four rows sharing each column's loads and stores.
+ *
+ * The same loops run as WebAssembly SIMD (wasm/kernels.c) when available, with the same results
+ * (integer keys reduce in any order; per channel, f32x4.pmin/pmax are these branches lane by
+ * lane); groupRangesJs is the reference and the fallback.
  */
 import type { SectionLayout } from './spec.js';
+import { WASM_MIN, wasm, wasmRanges } from './wasm/kernels.js';
 
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);
@@ -37,6 +42,23 @@ export function stepFloat32(v: number, dir: 1 | -1): number {
  * one-ulp candidates described above (asym on contiguous groups), false when exact.
  */
 export function groupRanges(layout: SectionLayout, data: Float32Array, asym: boolean, lo: Float64Array, hi: Float64Array): boolean {
+  const grouping = layout.grouping!;
+  const k = data.length >= WASM_MIN ? wasm() : null;
+  if (k) {
+    const contiguous = grouping.kind === 'contiguous';
+    const bad = contiguous
+      ? wasmRanges(k, data, layout.rows, layout.cols, grouping.runLength, 0, asym, lo, hi)
+      : wasmRanges(k, data, layout.rows, layout.cols, 0, grouping.blockRows, asym, lo, hi);
+    if (bad !== null) {
+      if (bad) lo[0] = NaN;
+      return contiguous && asym;
+    }
+  }
+  return groupRangesJs(layout, data, asym, lo, hi);
+}
+
+/** groupRanges in JavaScript. */
+export function groupRangesJs(layout: SectionLayout, data: Float32Array, asym: boolean, lo: Float64Array, hi: Float64Array): boolean {
   const grouping = layout.grouping!;
   if (grouping.kind === 'contiguous') {
     const bits = new Int32Array(data.buffer, data.byteOffset, data.length);
