@@ -24,11 +24,22 @@ function attentionFor(T: number, peaks: number[][]) {
 }
 
 describe('compression options', () => {
+  it('int4k codes keys per channel (KIVI) and values per token group, the same bytes as int4', async () => {
+    const cache = cacheOf(64);
+    const k = await compress(cache, parseCompression('int4k'));
+    const g = await compress(cache, parseCompression('int4'));
+    const axis = (c: typeof k, kind: 'keys' | 'values') => (c.precision.classes[0][kind] as { axis?: string }).axis;
+    assert.equal(axis(k, 'keys'), 'channel');
+    assert.equal(axis(k, 'values'), 'group');
+    assert.equal(axis(g, 'keys'), 'group');
+  });
+
   it('parses +floorN, +recentN, +sinkN, +poolBxA and refuses the rest with BAD_ARGUMENT', () => {
     assert.deepEqual(parseCompression('int4-q2c25+floor32+recent8+pool4x2+sink2'), {
       name: 'int4-q2c25+floor32+recent8+pool4x2+sink2', precision: 'int4g', selector: 'q2c', keep: 0.25, floor: 32, recent: 8, pool: { before: 4, after: 2 }, sinks: 2,
     });
     assert.equal(parseCompression('int4-q2c25+ahead4').ahead, 4);
+    assert.equal(parseCompression('int4k-q2c25+ahead2').precision, 'int4-kivi');
     for (const bad of ['int4+floor32', 'int4-q2c25+wide', 'int4-snapkv25+pool2x2', 'int4-q2c25+floor', 'int4-q2c25+',
       'int4-snapkv25+ahead2', 'int4-q2c25+ahead0', 'int4-q2c25+ahead65']) {
       assert.throws(() => parseCompression(bad), { code: 'BAD_ARGUMENT' }, bad);

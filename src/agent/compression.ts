@@ -3,6 +3,8 @@
  * selection (src/select) at a keep ratio, or a rate–distortion plan (src/plan) at a byte budget.
  *
  *   fp16 | int8 | int4 | int2 | nf4 | fp32      whole cache at that precision
+ *   int4k                                        INT4 with KIVI's pairing: keys per channel in blocks of 32
+ *                                                tokens, values per 32-channel group (same bytes as int4)
  *   int4-q2c25                                   Q2C keeps 25% of the tokens, then INT4
  *   int4-q2c25+ahead2                            lookahead Q2C: the sharer's 2-token draft answer scores too
  *   int8-snapkv50, fp16-front50, ...             any selector of src/select, any percentage
@@ -43,7 +45,7 @@ export interface Compression {
   ahead?: number;
 }
 
-const ALIASES: Record<string, BaselineName | 'fp32'> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', int4: 'int4g', int4g: 'int4g', int2: 'int2-kivi', 'int2-kivi': 'int2-kivi', nf4: 'nf4' };
+const ALIASES: Record<string, BaselineName | 'fp32'> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', int4: 'int4g', int4g: 'int4g', int4k: 'int4-kivi', 'int4-kivi': 'int4-kivi', int2: 'int2-kivi', 'int2-kivi': 'int2-kivi', nf4: 'nf4' };
 
 /**
  * Selection options after the name, each `+OPTION`: `floorN`, `recentN`, `sinkN`, `poolBxA`,

@@ -33,7 +33,7 @@ export function actionCoding(action: KeepAction, headDim: number): ClassCoding {
   }
 }
 
-export const BASELINE_NAMES = ['fp16', 'int8', 'int4g', 'int2-kivi', 'nf4'] as const;
+export const BASELINE_NAMES = ['fp16', 'int8', 'int4g', 'int4-kivi', 'int2-kivi', 'nf4'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
 
 /**
@@ -46,8 +46,9 @@ export function baselineCoding(name: BaselineName, headDim: number): ClassCoding
     case 'fp16': return both({ format: 'fp16' });
     case 'int8': return both({ format: 'int8', scheme: 'asym', axis: 'token' });
     case 'int4g': return both({ format: 'int4', scheme: 'asym', axis: 'group', group: groupFor(headDim, 32) });
+    case 'int4-kivi':
     case 'int2-kivi': {
-      const k = kivi('int2', { group: 32 });
+      const k = kivi(name === 'int4-kivi' ? 'int4' : 'int2', { group: 32 });
       return { keys: k.keys, values: { ...(k.values as CodeSpec), group: groupFor(headDim, 32) } };
     }
     case 'nf4': return both({ format: 'nf4', scheme: 'sym', axis: 'group', group: groupFor(headDim, 64) });
