@@ -19,17 +19,8 @@ const LEVELS: Float64Array = Float64Array.from(NF4_CODEBOOK);
 
 /** Decodes the packed `codes` of `layout` into `out` (length rows·cols). */
 export function decodeCodes(layout: SectionLayout, codes: Uint8Array, p: DecodeParams, out: Float32Array): void {
-  const { bits, cols, rows } = layout;
-  const grouping = layout.grouping!;
-  const nf4 = layout.family === 'nf4';
-  const k = !nf4 && out.length >= WASM_MIN ? wasm() : null;
-  if (k) {
-    if (grouping.kind === 'contiguous' && (grouping.runLength * bits) % 8 === 0) {
-      if (wasmDecode(k, bits, codes, p, rows, cols, grouping.runLength, 0, out)) return;
-    } else if (grouping.kind === 'channel' && (cols * bits) % 8 === 0) {
-      if (wasmDecode(k, bits, codes, p, rows, cols, 0, grouping.blockRows, out)) return;
-    }
-  }
+  const k = layout.family !== 'nf4' && out.length >= WASM_MIN ? wasm() : null;
+  if (k && wasmDecode(k, layout, codes, p, out)) return;
   decodeCodesJs(layout, codes, p, out);
 }
 

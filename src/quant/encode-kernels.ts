@@ -45,17 +45,8 @@ function nf4Code(u: number): number {
 
 /** Quantizes `data` with `p` and writes the packed codes (length layout.codeBytes) to `codes`. */
 export function encodeCodes(layout: SectionLayout, data: Float32Array, p: EncodeParams, codes: Uint8Array): void {
-  const { bits, rows, cols } = layout;
-  const grouping = layout.grouping!;
-  const nf4 = layout.family === 'nf4';
-  const k = !nf4 && data.length >= WASM_MIN ? wasm() : null;
-  if (k) {
-    if (grouping.kind === 'contiguous' && (grouping.runLength * bits) % 8 === 0) {
-      if (wasmEncode(k, bits, data, p, rows, cols, grouping.runLength, 0, codes)) return;
-    } else if (grouping.kind === 'channel' && (cols * bits) % 8 === 0) {
-      if (wasmEncode(k, bits, data, p, rows, cols, 0, grouping.blockRows, codes)) return;
-    }
-  }
+  const k = layout.family !== 'nf4' && data.length >= WASM_MIN ? wasm() : null;
+  if (k && wasmEncode(k, layout, data, p, codes)) return;
   encodeCodesJs(layout, data, p, codes);
 }
 

@@ -157,6 +157,14 @@ EXPORT(run_absmax) void run_absmax(const int32_t *bits, int32_t L, int32_t group
   }
 }
 
+/** Eight float32 lanes (a, then b) widened to float64 and stored at dst[0..8). */
+static inline void store8_f64(double *dst, V a, V b) {
+  wasm_v128_store(dst, wasm_f64x2_promote_low_f32x4(a));
+  wasm_v128_store(dst + 2, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(a, a, 2, 3, 0, 1)));
+  wasm_v128_store(dst + 4, wasm_f64x2_promote_low_f32x4(b));
+  wasm_v128_store(dst + 6, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(b, b, 2, 3, 0, 1)));
+}
+
 /*
  * channelMinMax / channelAbsMax over every block of B rows: per column, rows in order, with
  * m = v < m ? v : m and M = M < v ? v : M (f32x4.pmin/pmax), which is what the JavaScript branches
@@ -183,14 +191,8 @@ EXPORT(ch_minmax) int32_t ch_minmax(const float *x, int32_t rows, int32_t cols, 
         mx1 = wasm_f32x4_pmax(mx1, v1);
         nan = wasm_v128_or(nan, wasm_v128_or(wasm_f32x4_ne(v0, v0), wasm_f32x4_ne(v1, v1)));
       }
-      wasm_v128_store(lo + c, wasm_f64x2_promote_low_f32x4(mn0));
-      wasm_v128_store(lo + c + 2, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(mn0, mn0, 2, 3, 0, 1)));
-      wasm_v128_store(lo + c + 4, wasm_f64x2_promote_low_f32x4(mn1));
-      wasm_v128_store(lo + c + 6, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(mn1, mn1, 2, 3, 0, 1)));
-      wasm_v128_store(hi + c, wasm_f64x2_promote_low_f32x4(mx0));
-      wasm_v128_store(hi + c + 2, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(mx0, mx0, 2, 3, 0, 1)));
-      wasm_v128_store(hi + c + 4, wasm_f64x2_promote_low_f32x4(mx1));
-      wasm_v128_store(hi + c + 6, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(mx1, mx1, 2, 3, 0, 1)));
+      store8_f64(lo + c, mn0, mn1);
+      store8_f64(hi + c, mx0, mx1);
     }
     for (; c < cols; c++) {
       float mn = x[(int64_t)r0 * cols + c], mx = mn;
@@ -225,14 +227,9 @@ EXPORT(ch_absmax) int32_t ch_absmax(const float *x, int32_t rows, int32_t cols, 
         mx1 = wasm_f32x4_pmax(mx1, a1);
         nan = wasm_v128_or(nan, wasm_v128_or(wasm_f32x4_ne(a0, a0), wasm_f32x4_ne(a1, a1)));
       }
-      V h[4] = {
-        wasm_f64x2_promote_low_f32x4(mx0), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(mx0, mx0, 2, 3, 0, 1)),
-        wasm_f64x2_promote_low_f32x4(mx1), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(mx1, mx1, 2, 3, 0, 1)),
-      };
-      for (int k = 0; k < 4; k++) {
-        wasm_v128_store(hi + c + 2 * k, h[k]);
-        wasm_v128_store(lo + c + 2 * k, wasm_f64x2_neg(h[k]));
-      }
+      // -|x| is exact in float32, so negating before widening gives lo = -hi bit for bit.
+      store8_f64(hi + c, mx0, mx1);
+      store8_f64(lo + c, wasm_f32x4_neg(mx0), wasm_f32x4_neg(mx1));
     }
     for (; c < cols; c++) {
       float mx = 0;

@@ -194,11 +194,26 @@ export function wasmEncodeParams(k: Exports, layout: SectionLayout, data: Float3
 }
 
 /**
- * encodeCodes' fused paths (encode-kernels.ts) for int8/int4/int2: contiguous runs of `run`
- * values (run > 0) or channel blocks of B rows. Returns false when the section is too large.
+ * The shapes the fused kernels take (as encode-kernels.ts' and decode-kernels.ts' JavaScript fast
+ * paths): contiguous runs of `run` values that end on byte boundaries (B = 0), or channel blocks
+ * of B rows whose rows do (run = 0); null for any other shape.
  */
-export function wasmEncode(k: Exports, bits: number, data: Float32Array, p: EncodeParams,
-  rows: number, cols: number, run: number, B: number, codes: Uint8Array): boolean {
+function fusedShape(layout: SectionLayout): { run: number; B: number } | null {
+  const g = layout.grouping!;
+  if (g.kind === 'contiguous' && (g.runLength * layout.bits) % 8 === 0) return { run: g.runLength, B: 0 };
+  if (g.kind === 'channel' && (layout.cols * layout.bits) % 8 === 0) return { run: 0, B: g.blockRows };
+  return null;
+}
+
+/**
+ * encodeCodes' fused paths (encode-kernels.ts) for int8/int4/int2. Returns false when JavaScript
+ * must run instead: a shape the kernels do not take, or a section too large.
+ */
+export function wasmEncode(k: Exports, layout: SectionLayout, data: Float32Array, p: EncodeParams, codes: Uint8Array): boolean {
+  const shape = fusedShape(layout);
+  if (!shape) return false;
+  const { bits, rows, cols } = layout;
+  const { run, B } = shape;
   const n = p.mul.length;
   const bytes = Math.ceil((data.length * bits) / 8); // layout.codeBytes: codes may be longer
   // Still in memory from wasmEncodeParams(data) when nothing ran in between.
@@ -240,8 +255,11 @@ export function wasmDecodeParams(k: Exports, layout: SectionLayout, scales: Uint
 }
 
 /** decodeCodes' direct paths (decode-kernels.ts), as wasmEncode. */
-export function wasmDecode(k: Exports, bits: number, codes: Uint8Array, p: DecodeParams,
-  rows: number, cols: number, run: number, B: number, out: Float32Array): boolean {
+export function wasmDecode(k: Exports, layout: SectionLayout, codes: Uint8Array, p: DecodeParams, out: Float32Array): boolean {
+  const shape = fusedShape(layout);
+  if (!shape) return false;
+  const { bits, rows, cols } = layout;
+  const { run, B } = shape;
   const n = p.scale.length;
   const bytes = Math.ceil((out.length * bits) / 8); // layout.codeBytes: codes may be longer
   const inPlace = staged === p.scale && p.staged === stagedTag;
