@@ -69,5 +69,6 @@ export async function runChain(session: Session, context: ArrayLike<number>, que
     const seq = session.inject(got.cache, { nextPosition: got.nextPosition, absent: got.absent });
     await seq.append(tokens.slice(parts[hop][0], parts[hop][1]));
     cache = seq.cache();
+    seq.close();
   }
 }

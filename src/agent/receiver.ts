@@ -135,7 +135,7 @@ export class Receiver {
     // seen by anyone else, so its arrays go back to the pool (a card given decoded stays the caller's).
     if (!('card' in source)) this.pool.give([...got.card.cache.keys, ...got.card.cache.values]);
     const t2 = performance.now();
-    const answer = await this.answer(seq, question, t0, options);
+    const answer = await this.answer(seq, question, t0, options).finally(() => seq.close());
     return {
       ...answer, bytes: got.bytes, sharer: got.sharer,
       timings: { fetchMs: t1 - t0, decodeMs: got.decodeMs, injectMs: t2 - t1, ...(fuseMs === undefined ? {} : { fuseMs }), ...answer.timings },

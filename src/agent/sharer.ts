@@ -198,6 +198,7 @@ export async function questionAttention(session: Session, cache: KvCache, questi
     parts.push(step.attention!);
     logits = step.logits;
   }
+  seq.close();
   const probs = contextRows(parts, cache.positions, session.config.heads);
   const source = precomputedAttention(cache.positions, session.config.heads, { question: probs, questionLength: lookahead > 0 ? question.length : undefined });
   return Object.assign(source, { draft });

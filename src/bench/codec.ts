@@ -11,8 +11,13 @@
  * K/V and a random question-attention mass (14 query heads): plan (compress + card writer set-up),
  * encode (every section), decode (CardDecoder fed 64 KiB pieces, reusing its arrays through a
  * FloatPool where the build has one, as the receiver does) and KvBuffer.fromCache (inject's
- * layout change), median ms per --compressions. `--root DIR` runs another build's dist/ (a git
+ * layout change, into pooled arrays where the build pools them, as Session.inject does), median
+ * ms per --compressions. `--root DIR` runs another build's dist/ (a git
  * worktree of an older commit, built with tsc) in the same way, for before/after on one machine.
+ * Beside them, `floor`: what any verified codec of that card must spend on this machine, timed in
+ * the same loop: SHA-256 over the card twice (the sharer hashes, the receiver verifies) plus one
+ * copy of the decoded K/V floats into already-mapped memory (every carried float read once and
+ * written once). `codec / floor` says how far encode + decode are from it.
  *
  * Every table says which kernels ran: 'wasm' (WebAssembly SIMD) or 'js' (KVWIRE_NO_WASM=1, or a
  * build without them).
@@ -25,6 +30,7 @@ import {
 } from '../quant/index.js';
 import { measure, printTable, writeResults, type Row } from './report.js';
 import os from 'node:os';
+import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../util/data.js';
@@ -115,10 +121,14 @@ async function cardPath(root: string): Promise<void> {
   const attention = { heads, contextMass: () => Promise.reject(new Error('unused')), questionMass: () => Promise.resolve(mass) };
   const model = { id: '0123456789abcdef', family: 'qwen2', shape: 'random', weightsDigest: 'a', tokenizerDigest: 'b' };
   const pool = card.FloatPool ? new card.FloatPool() : null;
+  const kvPool = KvBuffer.prototype.release && card.FloatPool ? new card.FloatPool() : null;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  // The floor's copy target: one reused array per size, mapped before the first timed copy.
+  const scratch = new Map<number, Float32Array>();
+  const scratchOf = (n: number) => scratch.get(n) ?? scratch.set(n, new Float32Array(n).fill(1)).get(n)!;
   const rows: Row[] = [];
   for (const name of args.compressions!.split(',')) {
-    const ms = { plan: [] as number[], encode: [] as number[], decode: [] as number[], fromCache: [] as number[] };
+    const ms = { plan: [] as number[], encode: [] as number[], decode: [] as number[], fromCache: [] as number[], floor: [] as number[] };
     let bytes = 0;
     for (let r = 0; r < warmup + reps; r++) {
       const keep = r >= warmup;
@@ -139,16 +149,26 @@ async function cardPath(root: string): Promise<void> {
       const got = dec.finish();
       if (keep) ms.decode.push(performance.now() - t);
       t = performance.now();
-      KvBuffer.fromCache(got.cache);
+      // As Session.inject does: token-major arrays from the pool that closed sequences fill.
+      const buffer = KvBuffer.fromCache(got.cache, 64, kvPool ?? undefined);
       if (keep) ms.fromCache.push(performance.now() - t);
+      if (kvPool && buffer.release) buffer.release(kvPool);
+      t = performance.now();
+      for (let side = 0; side < 2; side++) createHash('sha256').update(bytesOf).digest();
+      for (const a of [...got.cache.keys, ...got.cache.values] as Float32Array[]) scratchOf(a.length).set(a);
+      if (keep) ms.floor.push(performance.now() - t);
       pool?.give([...got.cache.keys, ...got.cache.values]);
     }
-    rows.push({ card: name, kernels, bytes, 'plan ms': median(ms.plan), 'encode ms': median(ms.encode), 'decode ms': median(ms.decode), 'fromCache ms': median(ms.fromCache) });
+    const codec = median(ms.encode) + median(ms.decode);
+    rows.push({
+      card: name, kernels, bytes, 'plan ms': median(ms.plan), 'encode ms': median(ms.encode), 'decode ms': median(ms.decode),
+      'fromCache ms': median(ms.fromCache), 'floor ms': median(ms.floor), 'codec / floor': codec / median(ms.floor),
+    });
   }
   printTable(rows);
   const path = writeResults(`codec-card-${T}${args.root ? '-' + basename(args.root) : ''}`, {
     command: `node dist/bench/codec.js ${process.argv.slice(2).join(' ')}`, root, kernels, shape: { ...shape, tokens: T }, loadAverage: os.loadavg(),
-    method: `median of ${reps} after ${warmup} warm-up`, rows,
+    method: `median of ${reps} after ${warmup} warm-up; floor = SHA-256 of the card twice + one copy of the decoded floats into mapped memory`, rows,
   });
   console.log(`\nwrote ${path}`);
 }

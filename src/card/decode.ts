@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, timingSafeEqual, type Hash } from 'node:crypto';
 import { KvwireError } from '../errors.js';
-import { KvCache } from '../kv/index.js';
+import { FloatPool, KvCache } from '../kv/index.js';
 import {
   CARD_FLAG_SIGNED, CARD_HEADER, END_DIGEST_BYTES, END_HMAC_BYTES, KIND, MAGIC, REQUIRED_KINDS, SECTION_FLAG_REQUIRED,
   SECTION_HEADER, VERSION_MAJOR, kindName, padded, readStruct, type CardPrecisionTable, type ValuesOf,
@@ -49,39 +49,6 @@ export interface CardDecoderOptions {
   pool?: FloatPool;
 }
 
-/**
- * Float32 arrays given back after use, reused by later decodes of the same size. A fresh 50–100 MB
- * cache costs a page fault per 4 KiB on first write, which in this VM took as long as decoding
- * it; reused arrays are already mapped. Holds at most `maxBytes`; not thread-safe (one per thread).
- */
-export class FloatPool {
-  private readonly free = new Map<number, Float32Array[]>();
-  private held = 0;
-  constructor(readonly maxBytes = 1 << 30) {}
-
-  /** An array of exactly n floats (contents arbitrary), or null when none is pooled. */
-  take(n: number): Float32Array | null {
-    const a = this.free.get(n)?.pop() ?? null;
-    if (a) this.held -= a.byteLength;
-    return a;
-  }
-
-  /** Hands arrays back (the caller must not use them afterwards); whole-buffer arrays only. */
-  give(arrays: Iterable<Float32Array>): void {
-    for (const a of arrays) {
-      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.buffer instanceof SharedArrayBuffer) continue;
-      if (this.held + a.byteLength > this.maxBytes) continue;
-      const list = this.free.get(a.length) ?? [];
-      if (list.includes(a)) continue;
-      list.push(a);
-      this.free.set(a.length, list);
-      this.held += a.byteLength;
-    }
-  }
-
-  get bytes(): number { return this.held; }
-}
-
 /** Layers [from, to) are fully decoded. */
 export interface LayerEvent { from: number; to: number }
 
@@ -89,6 +56,8 @@ const EMPTY = new Uint8Array(0);
 
 type Phase = 'card' | 'section' | 'body' | 'skip' | 'done' | 'failed';
 type SectionHeader = ValuesOf<typeof SECTION_HEADER>;
+
+export { FloatPool };
 
 export class CardDecoder {
   private readonly limits: CardLimits;

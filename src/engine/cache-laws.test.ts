@@ -9,6 +9,7 @@ import { dataPath } from '../util/data.js';
 import { KvBuffer } from './kv-buffer.js';
 import { Session } from './session.js';
 import { maxRelError } from '../test-support/compare.js';
+import { KvwireError } from '../errors.js';
 
 const models: Array<[string, () => ModelSpec]> = [
   ['stories260K', () => loadModel(dataPath('models/stories260K/stories260K.bin'))],
@@ -62,6 +63,14 @@ for (const [name, make] of models) {
       await seq.append(prompt.slice(-1));
       const injected = await seq.generate({ maxTokens: 12, stop: [] });
       assert.deepEqual(injected.tokens, direct.tokens);
+      // A closed sequence's memory serves the next inject of the same length: same tokens again.
+      seq.close();
+      await assert.rejects(seq.append([5]), (e: unknown) => e instanceof KvwireError && e.code === 'BAD_ARGUMENT');
+      assert.throws(() => seq.cache(), (e: unknown) => e instanceof KvwireError && e.code === 'BAD_ARGUMENT');
+      seq.close();
+      const again = session.inject(cache.clone());
+      await again.append(prompt.slice(-1));
+      assert.deepEqual((await again.generate({ maxTokens: 12, stop: [] })).tokens, direct.tokens);
       await session.dispose();
     });
 

@@ -3,7 +3,8 @@
  * and writes, so a decode step appends its new K/V in place and feeds a prefix view back without
  * copying. KvCache (head-major) is the public currency; conversion happens once at the edges.
  */
-import { KvCache, type KvShape } from '../kv/index.js';
+import { KvwireError } from '../errors.js';
+import { KvCache, type FloatPool, type KvShape } from '../kv/index.js';
 import { wasm, wasmHeadsToTokens } from '../quant/wasm/kernels.js';
 
 export class KvBuffer {
@@ -14,19 +15,25 @@ export class KvBuffer {
   private values: Float32Array[];
   private pos: Int32Array;
   private tok: Int32Array;
+  private released = false;
 
-  constructor(shape: KvShape, capacity = 64) {
+  /**
+   * With a `pool`, the layer arrays come from it when it holds arrays of this size (their stale
+   * contents are never read: only rows below `length` are, and each is written first).
+   */
+  constructor(shape: KvShape, capacity = 64, pool?: FloatPool) {
     this.shape = shape;
     this.capacity = Math.max(1, capacity);
-    const row = shape.kvHeads * shape.headDim;
-    this.keys = Array.from({ length: shape.layers }, () => new Float32Array(this.capacity * row));
-    this.values = Array.from({ length: shape.layers }, () => new Float32Array(this.capacity * row));
+    const n = this.capacity * shape.kvHeads * shape.headDim;
+    const layer = () => pool?.take(n) ?? new Float32Array(n);
+    this.keys = Array.from({ length: shape.layers }, layer);
+    this.values = Array.from({ length: shape.layers }, layer);
     this.pos = new Int32Array(this.capacity);
     this.tok = new Int32Array(this.capacity);
   }
 
-  static fromCache(cache: KvCache, extra = 64): KvBuffer {
-    const buf = new KvBuffer(cache.shape, cache.length + extra);
+  static fromCache(cache: KvCache, extra = 64, pool?: FloatPool): KvBuffer {
+    const buf = new KvBuffer(cache.shape, cache.length + extra, pool);
     const { kvHeads: KV, headDim: D } = cache;
     const T = cache.length;
     const kernels = T * KV * D >= 256 ? wasm() : null;
@@ -59,6 +66,17 @@ export class KvBuffer {
     return buf;
   }
 
+  /**
+   * Hands the layer arrays to `pool` for the next buffer of this size; the buffer is empty and
+   * unusable afterwards (its views are zero-length and append throws).
+   */
+  release(pool: FloatPool): void {
+    pool.give([...this.keys, ...this.values]);
+    this.keys = this.values = [];
+    this.length = this.capacity = 0;
+    this.released = true;
+  }
+
   get positions(): Int32Array {
     return this.pos.subarray(0, this.length);
   }
@@ -80,6 +98,7 @@ export class KvBuffer {
   append(newKeys: Float32Array[], newValues: Float32Array[], positions: ArrayLike<number>, tokens: ArrayLike<number>): void {
     const S = positions.length;
     const row = this.shape.kvHeads * this.shape.headDim;
+    if (this.released) throw new KvwireError('BAD_ARGUMENT', 'KvBuffer.append after release (the sequence was closed)');
     if (this.length + S > this.capacity) this.grow(Math.max(this.length + S, this.capacity * 2));
     for (let l = 0; l < this.shape.layers; l++) {
       this.keys[l].set(newKeys[l], this.length * row);

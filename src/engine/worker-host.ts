@@ -48,6 +48,7 @@ const methods: Record<string, (...args: any[]) => Promise<Reply> | Reply> = {
     return { result: data, transfer: cacheBuffers(data) };
   },
   'seq.close'(handle: number) {
+    sequences.get(handle)?.close();
     sequences.delete(handle);
     return { result: undefined };
   },

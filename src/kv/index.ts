@@ -1,1 +1,2 @@
 export { KvCache, type KvShape } from './kv-cache.js';
+export { FloatPool } from './float-pool.js';
