@@ -268,9 +268,10 @@ function targets(rows: Measured[], acc: AccuracyRow[]): Record<string, unknown> 
     const p = at('10mbit', T, 'llama.cpp state');
     if (k && p) out[`10 Mbit/s ${T}: INT4+Q2C25% card >= 10x faster than the peer's state handoff`] = { met: p.ttftMs >= 10 * k.ttftMs, speedup: p.ttftMs / k.ttftMs };
   }
-  // Every INT4 + Q2C 25% card asked for: plain, and lookahead (+aheadN; its draft is made when the
-  // sharer reads, before any card is asked for, and its card has the same size).
-  for (const r of acc.filter((a) => /^card int4-q2c25(\+ahead\d+)?$/.test(a.method))) {
+  // Every INT4 + Q2C 25% card asked for: plain, and with options (+aheadN: its draft is made when
+  // the sharer reads, before any card is asked for, and its card has the same size; +poolBxA; the
+  // KIVI-paired int4k).
+  for (const r of acc.filter((a) => /^card int4k?-q2c25(\+[a-z]+\d*(x\d+)?)*$/.test(a.method))) {
     out[`${r.task}: ${r.method.slice(5)} card loses <= 1 point of accuracy`] = { met: r.deltaPoints >= -1, deltaPoints: r.deltaPoints, ci95: r.deltaCi95, n: r.n };
   }
   for (const r of acc.filter((a) => a.method.startsWith('chain') && a.hops === 10)) {

@@ -203,4 +203,27 @@ describe('CardDecoder({ pool })', () => {
     assert.ok(bits(again.cache.keys[0]).equals(bits(fresh.cache.keys[0])));
     assert.equal(pool.bytes, 20);
   });
+
+  it('a card without a per-head map overwrites every float of dirty pooled arrays', async () => {
+    const { FloatPool } = await import('./decode.js');
+    const shape = { layers: 2, kvHeads: 2, headDim: 8 };
+    const N = 21;
+    const cache = testCache(shape, N, 13);
+    const int4: QuantSpec = { format: 'int4', scheme: 'asym', axis: 'group', group: 4 };
+    const int8: QuantSpec = { format: 'int8', scheme: 'asym', axis: 'group', group: 8 };
+    // one class, and two classes per token (a per-token map), over token blocks of 8
+    for (const precision of [{ classes: [{ keys: int4, values: int4 }] },
+      { classes: [{ keys: int4, values: int4 }, { keys: int8, values: int8 }], tokenClass: Uint8Array.from({ length: N }, (_, t) => (t * 7) % 3 === 0 ? 1 : 0) }]) {
+      const card = encodeCard(cache, { model: TEST_MODEL, precision, tokenBlock: 8 }).bytes;
+      const fresh = decodeCard(card);
+      const pool = new FloatPool();
+      pool.give(Array.from({ length: 2 * shape.layers }, () => new Float32Array(shape.kvHeads * N * shape.headDim).fill(NaN)));
+      const pooled = decodeCard(card, { pool });
+      assert.equal(pool.bytes, 0, 'every array came from the pool');
+      for (let l = 0; l < shape.layers; l++) {
+        assert.ok(bits(pooled.cache.keys[l]).equals(bits(fresh.cache.keys[l])), `keys ${l}`);
+        assert.ok(bits(pooled.cache.values[l]).equals(bits(fresh.cache.values[l])), `values ${l}`);
+      }
+    }
+  });
 });
