@@ -22,13 +22,12 @@
  * Every table says which kernels ran: 'wasm' (WebAssembly SIMD) or 'js' (KVWIRE_NO_WASM=1, or a
  * build without them).
  */
-import { parseArgs } from 'node:util';
 import { KvCache } from '../kv/kv-cache.js';
 import {
   createRng, decode, fillNormal, kivi, quantizeCache, quantizedCacheBytes, specLabel,
   type CacheQuantOptions, type QuantizedCache,
 } from '../quant/index.js';
-import { measure, printTable, writeResults, type Row } from './report.js';
+import { benchArgs, measure, printTable, writeResults, type Row } from './report.js';
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
@@ -39,15 +38,13 @@ import { kernelPath } from '../quant/wasm/kernels.js';
 const TARGET_ENCODE_GBPS = 1;
 const TARGET_DECODE_GBPS = 2;
 
-const { values: args } = parseArgs({
-  options: {
-    tokens: { type: 'string', default: '4096' },
-    reps: { type: 'string', default: '9' },
-    warmup: { type: 'string', default: '3' },
-    card: { type: 'boolean' },
-    root: { type: 'string' },
-    compressions: { type: 'string', default: 'int4-q2c25,int4,int8,fp16' },
-  },
+const { values: args } = benchArgs('codec', {
+  tokens: { type: 'string', default: '4096' },
+  reps: { type: 'string', default: '9' },
+  warmup: { type: 'string', default: '3' },
+  card: { type: 'boolean' },
+  root: { type: 'string' },
+  compressions: { type: 'string', default: 'int4-q2c25,int4,int8,fp16' },
 });
 const T = Number(args.tokens);
 const reps = Number(args.reps);

@@ -15,13 +15,12 @@
  * Options: --threads N (default 2), --contexts 512,2048, --decode N (tokens, default 32),
  * --weights fp32,int8 (weight precisions to compare; fp32 is exact, int8 runs MatMulNBits).
  */
-import { parseArgs } from 'node:util';
 import { Session, type WeightPrecision } from '../engine/index.js';
 import { encodeModel, type GraphDef } from '../engine/onnx/model-proto.js';
 import { ort } from '../engine/ort.js';
 import { type ModelConfig, type ModelSpec, expectedWeights, type WeightMap } from '../model/index.js';
 import { byteTokenizer } from '../test-support/tiny-model.js';
-import { median, printTable, writeResults, type Row } from './report.js';
+import { benchArgs, median, printTable, writeResults, type Row } from './report.js';
 
 export const QWEN25_05B: ModelConfig = {
   family: 'qwen2', hiddenSize: 896, layers: 24, heads: 14, kvHeads: 2, headDim: 64, intermediateSize: 4864,
@@ -82,10 +81,10 @@ async function weightStreamFloor(config: ModelConfig, threads: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
+  const { values } = benchArgs('engine', {
     threads: { type: 'string', default: '2' }, contexts: { type: 'string', default: '512,2048' }, decode: { type: 'string', default: '32' },
     weights: { type: 'string', default: 'fp32,int8' },
-  } });
+  });
   const threads = Number(values.threads);
   const contexts = values.contexts!.split(',').map(Number);
   const decodeTokens = Number(values.decode);

@@ -25,7 +25,6 @@
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Session } from '../engine/index.js';
 import { fingerprint } from '../model/index.js';
 import { encodeCard, presetPrecision, type CardModel } from '../card/index.js';
@@ -38,10 +37,10 @@ import { canEmulateLinks, createEmulatedLink } from '../transport/index.js';
 import type { TaskName } from '../eval/tasks/index.js';
 import { DEFAULT_MODEL } from '../cli/defaults.js';
 import { QWEN25_05B, randomSpec } from './engine.js';
-import { printTable, writeResults, type Row } from './report.js';
+import { benchArgs, printTable, writeResults, type Row } from './report.js';
 import { kernelPath } from '../quant/wasm/kernels.js';
 
-const { values: opt } = parseArgs({ options: {
+const { values: opt } = benchArgs('handoff', {
   contexts: { type: 'string', default: '1024,2048,4096,8192' }, links: { type: 'string', default: 'loopback,1000mbit,100mbit,10mbit' },
   compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2' }, question: { type: 'string', default: '16' },
   reps: { type: 'string', default: '3' }, 'link-reps': { type: 'string', default: '1' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean' },
@@ -49,7 +48,7 @@ const { values: opt } = parseArgs({ options: {
   tasks: { type: 'string', default: 'needle,instr,arith' }, n: { type: 'string', short: 'n', default: '100' }, 'needle-length': { type: 'string', default: '1024' },
   hops: { type: 'string', default: '1,2,5,10' }, chain: { type: 'string', default: 'int8,int4' }, work: { type: 'string', default: '/tmp/kvwire-bench' },
   name: { type: 'string', default: 'handoff' }, reuse: { type: 'boolean' }, seed: { type: 'string', default: '0' },
-} });
+});
 const contexts = opt.contexts!.split(',').map(Number);
 const compressions = opt.compressions!.split(',');
 // Timing runs on random weights, whose "draft answer" means nothing: lookahead cards (+aheadN) are

@@ -6,7 +6,35 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { repoRoot } from '../util/data.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * parseArgs for `npm run bench:NAME -- ...`: `--help` lists the options with their defaults
+ * (exit 0); an unknown or malformed option says so and lists them (exit 2) instead of a stack trace.
+ */
+export function benchArgs<O extends Options>(name: string, options: O): ReturnType<typeof parseArgs<{ options: O }>> {
+  const usage = () => {
+    const lines = Object.entries(options).map(([k, o]) => {
+      const flag = `${o.short ? `-${o.short}, ` : ''}--${k}${o.type === 'string' ? ' VALUE' : ''}`;
+      return `  ${flag.padEnd(28)}${o.default === undefined ? '' : `default ${String(o.default)}`}`;
+    });
+    return `usage: npm run bench:${name} -- [options]   (what each means: src/bench/${name}.ts)\n${lines.join('\n')}`;
+  };
+  try {
+    const parsed = parseArgs({ options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    if ((parsed.values as Record<string, unknown>).help) {
+      console.log(usage());
+      process.exit(0);
+    }
+    return parsed as unknown as ReturnType<typeof parseArgs<{ options: O }>>;
+  } catch (e) {
+    console.error(`bench:${name}: ${(e as Error).message}\n${usage()}`);
+    process.exit(2);
+  }
+}
 
 export type Cell = string | number | boolean;
 export type Row = Record<string, Cell>;
