@@ -7,7 +7,7 @@
  * text relay, multi-hop chains) on a trained zoo model. Writes bench/results/handoff.json.
  *
  *   --contexts 1024,2048,4096,8192   --links loopback,1000mbit,100mbit,10mbit
- *   --compressions fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2 (+ahead: accuracy only)   --question 16 (tokens)   --reps 3 (loopback) --link-reps 1   --threads 2
+ *   --compressions fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2+pool4x4 (+ahead: accuracy only)   --question 16 (tokens)   --reps 3 (loopback) --link-reps 1   --threads 2
  *   --no-peer   --no-timing   --accuracy-model PATH (default: the default zoo model) | --no-accuracy
  *   --tasks needle,instr,arith (needle at --needle-length 1024)   -n 100   --hops 1,2,5,10   --chain int8,int4   --work DIR
  *   --name handoff (bench/results/NAME.json; name partial runs apart)   --reuse (phases 1-2 from --work, if there)
@@ -42,7 +42,7 @@ import { kernelPath } from '../quant/wasm/kernels.js';
 
 const { values: opt } = benchArgs('handoff', {
   contexts: { type: 'string', default: '1024,2048,4096,8192' }, links: { type: 'string', default: 'loopback,1000mbit,100mbit,10mbit' },
-  compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2' }, question: { type: 'string', default: '16' },
+  compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2+pool4x4' }, question: { type: 'string', default: '16' },
   reps: { type: 'string', default: '3' }, 'link-reps': { type: 'string', default: '1' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean' },
   'no-timing': { type: 'boolean' }, 'accuracy-model': { type: 'string' }, 'no-accuracy': { type: 'boolean' },
   tasks: { type: 'string', default: 'needle,instr,arith' }, n: { type: 'string', short: 'n', default: '100' }, 'needle-length': { type: 'string', default: '1024' },

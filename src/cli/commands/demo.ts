@@ -25,7 +25,7 @@ export const demoHelp = `kvwire demo [--model PATH] [--task NAME] [-n N] [--inde
   CacheCard and compares it with re-prefilling the text and with a text relay note.
   Defaults: model ${DEFAULT_MODEL}; task needle at --length 1024 tokens (a passkey in a book
   passage; needs ../shared/data, else task instr); 6 test examples, detail for example 0;
-  compressions fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2 (docs/cachecard.md, src/agent/compression.ts); no link
+  compressions fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2+pool4x4 (docs/cachecard.md, src/agent/compression.ts); no link
   shaping (--link 10mbit --latency-ms 10 shapes the sharer's sends); --facts N sets the facts
   per context of facts/twohop/instr; --key signs and checks cards.`;
 
@@ -34,7 +34,7 @@ interface Method { label: string; via: 'card' | 'text' | 'note'; compression?: s
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: {
     model: { type: 'string', default: DEFAULT_MODEL }, task: { type: 'string' }, n: { type: 'string', short: 'n', default: '6' },
-    index: { type: 'string', default: '0' }, compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2' }, key: { type: 'string' },
+    index: { type: 'string', default: '0' }, compressions: { type: 'string', default: 'fp16,int8,int4,int4-q2c25,int4-q2c25+ahead2+pool4x4' }, key: { type: 'string' },
     link: { type: 'string' }, 'latency-ms': { type: 'string' }, length: { type: 'string' }, facts: { type: 'string' }, 'max-tokens': { type: 'string', default: '12' },
   } });
   // Default: a passkey in 1K tokens of a book (long enough for re-prefill to cost something);
