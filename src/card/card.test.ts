@@ -174,6 +174,9 @@ describe('CacheCard round trip', () => {
     const bad = headClass.map((m) => m.slice());
     bad[1][5] = 7;
     expectCode(() => encodeCard(cache, { model: TEST_MODEL, precision: { classes, headClass: bad } }), ['BAD_ARGUMENT'], 'class 7 of 2');
+    // a preset name where a plan belongs (JavaScript callers) is a typed error that names the fix
+    assert.throws(() => encodeCard(cache, { model: TEST_MODEL, precision: 'int4' as never }),
+      (e: unknown) => e instanceof KvwireError && e.code === 'BAD_ARGUMENT' && e.message.includes('presetPrecision("int4", tokens)'));
   });
 
   it('KIVI with an fp16 recent window equals quantizeCache with the same window', () => {

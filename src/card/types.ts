@@ -113,6 +113,9 @@ export interface DecodedCard {
 /** Normalizes a CardPrecision into the table the layout writes (specs deduplicated). */
 export function precisionTable(p: CardPrecision, layers: number, tokenCount: number, kvHeads = 1): CardPrecisionTable {
   const bad = (why: string) => new KvwireError('BAD_ARGUMENT', `card precision: ${why}`);
+  if (typeof p !== 'object' || p === null || !Array.isArray(p.classes)) {
+    throw bad(`expected { classes: [...] }, got ${JSON.stringify(p)}${typeof p === 'string' ? ` (for a preset: presetPrecision(${JSON.stringify(p)}, tokens))` : ''}`);
+  }
   if (!p.classes.length || p.classes.length > 255) throw bad(`needs 1..255 classes, got ${p.classes.length}`);
   const specs: QuantSpec[] = [];
   const keyOf = (s: QuantSpec) => JSON.stringify([s.format, 'scheme' in s ? s.scheme : '', 'axis' in s ? s.axis : '', 'group' in s ? s.group ?? 0 : 0]);
