@@ -50,6 +50,12 @@ export interface AccuracyRow {
   meanBytes: number;
   /** The examples whose tokens split cleanly at the context (see taskItems). */
   sameTokens: number;
+  /**
+   * One character per example, in the task's example order: '1' right, '0' wrong. Rows of one
+   * task and seed pair up example by example, so several runs (seeds) can be pooled for paired
+   * statistics (McNemar, bootstrap) over all of them.
+   */
+  outcomes: string;
 }
 
 export async function handoffAccuracy(session: Session, model: CardModel, o: AccuracyOptions): Promise<AccuracyRow[]> {
@@ -107,6 +113,7 @@ export async function handoffAccuracy(session: Session, model: CardModel, o: Acc
         pValue: paired ? mcnemar(base.right, r.right).pValue : NaN,
         agree: paired ? r.text.filter((t, k) => t === base.text[k]).length / n : NaN,
         meanBytes: r.bytes.reduce((a, b) => a + b, 0) / n, sameTokens: items.filter((it) => it.sameTokens).length,
+        outcomes: r.right.map((x) => (x ? '1' : '0')).join(''),
       });
     }
   }
