@@ -63,6 +63,10 @@ for (const [name, make] of models) {
       await seq.append(prompt.slice(-1));
       const injected = await seq.generate({ maxTokens: 12, stop: [] });
       assert.deepEqual(injected.tokens, direct.tokens);
+      // close() refuses while a forward still reads the arrays
+      const pending = seq.append([5]);
+      assert.throws(() => seq.close(), (e: unknown) => e instanceof KvwireError && e.code === 'BAD_ARGUMENT');
+      await pending;
       // A closed sequence's memory serves the next inject of the same length: same tokens again.
       seq.close();
       await assert.rejects(seq.append([5]), (e: unknown) => e instanceof KvwireError && e.code === 'BAD_ARGUMENT');

@@ -67,8 +67,8 @@ export class KvBuffer {
   }
 
   /**
-   * Hands the layer arrays to `pool` for the next buffer of this size; the buffer is empty and
-   * unusable afterwards (its views are zero-length and append throws).
+   * Hands the layer arrays to `pool` for the next buffer of this size; the buffer is unusable
+   * afterwards (append throws; Sequence refuses every call once closed).
    */
   release(pool: FloatPool): void {
     pool.give([...this.keys, ...this.values]);

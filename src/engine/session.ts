@@ -97,7 +97,7 @@ export class Session {
   /**
    * Token-major layer arrays of closed sequences: the next `inject` of the same length reuses them
    * instead of a fresh 50-100 MB allocation whose first writes page-fault (at 4K tokens of the
-   * Qwen2.5-0.5B shape, ~35 ms of a ~45 ms inject on the benchmark machine).
+   * Qwen2.5-0.5B shape: 21-29 ms pooled against 32-50 ms fresh, docs/results/handoff.md).
    */
   private readonly kvPool = new FloatPool();
 
@@ -292,6 +292,8 @@ export class Sequence {
   private lastLogits: Float32Array | null = null;
 
   private closed = false;
+  /** Forwards in flight (an append not yet awaited). */
+  private running = 0;
 
   constructor(private readonly session: Session, private readonly buffer: KvBuffer, private nextPosition: number,
     private readonly absent?: Uint8Array[], private readonly pool?: FloatPool) {}
@@ -306,6 +308,7 @@ export class Sequence {
    */
   close(): void {
     if (this.closed) return;
+    if (this.running) throw new KvwireError('BAD_ARGUMENT', 'Sequence.close() while an append or generate is running: await it first');
     this.closed = true;
     if (this.pool) this.buffer.release(this.pool);
   }
@@ -319,7 +322,14 @@ export class Sequence {
     this.open('append');
     const positions = Array.from({ length: tokens.length }, (_, i) => this.nextPosition + i);
     const logitRows = options.logits === 'all' ? positions.map((_, i) => i) : undefined;
-    const result = await this.session.forward(tokens, this.buffer, { positions, logitRows, attentionRows: options.attentionRows, absent: this.absent });
+    // onnxruntime reads the buffer's arrays until the run ends: close() must not pool them before.
+    this.running++;
+    let result: Awaited<ReturnType<Session['forward']>>;
+    try {
+      result = await this.session.forward(tokens, this.buffer, { positions, logitRows, attentionRows: options.attentionRows, absent: this.absent });
+    } finally {
+      this.running--;
+    }
     this.nextPosition += tokens.length;
     const V = this.session.config.vocabSize;
     this.lastLogits = result.logits.subarray(result.logits.length - V);
