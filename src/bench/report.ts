@@ -24,7 +24,7 @@ export function benchArgs<O extends Options>(name: string, options: O): ReturnTy
     return `usage: npm run bench:${name} -- [options]   (what each means: src/bench/${name}.ts)\n${lines.join('\n')}`;
   };
   try {
-    const parsed = parseArgs({ options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    const parsed = parseArgs({ options: { ...options, help: { type: 'boolean' } } });
     if ((parsed.values as Record<string, unknown>).help) {
       console.log(usage());
       process.exit(0);

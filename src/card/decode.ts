@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, timingSafeEqual, type Hash } from 'node:crypto';
 import { KvwireError } from '../errors.js';
-import { FloatPool, KvCache } from '../kv/index.js';
+import { KvCache, type FloatPool } from '../kv/index.js';
 import {
   CARD_FLAG_SIGNED, CARD_HEADER, END_DIGEST_BYTES, END_HMAC_BYTES, KIND, MAGIC, REQUIRED_KINDS, SECTION_FLAG_REQUIRED,
   SECTION_HEADER, VERSION_MAJOR, kindName, padded, readStruct, type CardPrecisionTable, type ValuesOf,
@@ -56,8 +56,6 @@ const EMPTY = new Uint8Array(0);
 
 type Phase = 'card' | 'section' | 'body' | 'skip' | 'done' | 'failed';
 type SectionHeader = ValuesOf<typeof SECTION_HEADER>;
-
-export { FloatPool };
 
 export class CardDecoder {
   private readonly limits: CardLimits;

@@ -4,16 +4,26 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KvwireError, type KvwireErrorCode } from '../errors.js';
+import { FloatPool } from '../kv/index.js';
 import { createRng } from '../quant/index.js';
 import { repoRoot } from '../util/data.js';
 import { decodeCard } from './decode.js';
 import { cardBytes, encodeCard } from './encode.js';
 import { TEST_MODEL, testCache } from './fixtures.js';
+import type { DecodedCard } from './types.js';
 import { DROPPED, KIND, PLAN_HEADER, headMapBits, packHeadMap, packedMapBytes, unpackHeadMap, writeStruct, readStruct } from './layout.js';
 import { reassemble, splitCard } from './raw.js';
 import type { QuantSpec } from '../quant/index.js';
 
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** Every layer's keys and values of two decoded cards, bit for bit. */
+function assertSameBits(a: DecodedCard, b: DecodedCard): void {
+  for (let l = 0; l < a.cache.layers; l++) {
+    assert.ok(bits(a.cache.keys[l]).equals(bits(b.cache.keys[l])), `keys ${l}`);
+    assert.ok(bits(a.cache.values[l]).equals(bits(b.cache.values[l])), `values ${l}`);
+  }
+}
 
 function expectCode(fn: () => unknown, code: KvwireErrorCode, what: string, message?: RegExp): void {
   try {
@@ -177,7 +187,6 @@ describe('encodeCard({ rows }): a selection encoded from the full cache', () => 
 
 describe('CardDecoder({ pool })', () => {
   it('decodes into pooled arrays exactly as into fresh ones, dropped entries zero even when the pooled arrays were dirty', async () => {
-    const { FloatPool } = await import('./decode.js');
     const shape = { layers: 3, kvHeads: 2, headDim: 8 };
     const N = 29;
     const cache = testCache(shape, N, 12);
@@ -193,9 +202,8 @@ describe('CardDecoder({ pool })', () => {
     assert.equal(pool.bytes, 0, 'every array came from the pool');
     for (let l = 0; l < shape.layers; l++) {
       assert.ok(dirty.some((a) => a === pooled.cache.keys[l]) && dirty.some((a) => a === pooled.cache.values[l]));
-      assert.ok(bits(pooled.cache.keys[l]).equals(bits(fresh.cache.keys[l])), `keys ${l}`);
-      assert.ok(bits(pooled.cache.values[l]).equals(bits(fresh.cache.values[l])), `values ${l}`);
     }
+    assertSameBits(pooled, fresh);
     // arrays of another size, views and shared memory are not taken
     pool.give([new Float32Array(5), new Float32Array(10).subarray(2), new Float32Array(new SharedArrayBuffer(40))]);
     assert.equal(pool.bytes, 20);
@@ -205,7 +213,6 @@ describe('CardDecoder({ pool })', () => {
   });
 
   it('a card without a per-head map overwrites every float of dirty pooled arrays', async () => {
-    const { FloatPool } = await import('./decode.js');
     const shape = { layers: 2, kvHeads: 2, headDim: 8 };
     const N = 21;
     const cache = testCache(shape, N, 13);
@@ -220,10 +227,7 @@ describe('CardDecoder({ pool })', () => {
       pool.give(Array.from({ length: 2 * shape.layers }, () => new Float32Array(shape.kvHeads * N * shape.headDim).fill(NaN)));
       const pooled = decodeCard(card, { pool });
       assert.equal(pool.bytes, 0, 'every array came from the pool');
-      for (let l = 0; l < shape.layers; l++) {
-        assert.ok(bits(pooled.cache.keys[l]).equals(bits(fresh.cache.keys[l])), `keys ${l}`);
-        assert.ok(bits(pooled.cache.values[l]).equals(bits(fresh.cache.values[l])), `values ${l}`);
-      }
+      assertSameBits(pooled, fresh);
     }
   });
 });

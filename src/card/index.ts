@@ -7,7 +7,8 @@
 export { encodeCard, createCardWriter, cardBytes, type EncodeCardOptions, type EncodedCard, type CardWriter } from './encode.js';
 
 // Reading untrusted bytes: streaming (layers as they arrive) or all at once.
-export { CardDecoder, FloatPool, decodeCard, type CardDecoderOptions, type LayerEvent } from './decode.js';
+export { CardDecoder, decodeCard, type CardDecoderOptions, type LayerEvent } from './decode.js';
+export { FloatPool } from '../kv/index.js';
 
 // Precision plans: named presets (fp32 … int2, KIVI pairing) with an optional fp16 recent window.
 export { PRESETS, presetSpecs, presetPrecision, isPreset, type PresetName } from './precision.js';
